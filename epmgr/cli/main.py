@@ -1,0 +1,51 @@
+"""The root `epmgr` group, its global options, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from epmgr import __version__
+from epmgr.errors import EpmgrError
+
+
+class EpmgrGroup(click.Group):
+    """A group that turns any EpmgrError into a clean one-line message and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EpmgrError as exc:
+            if ctx.find_root().params.get("debug"):
+                raise
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=EpmgrGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="epmgr")
+@click.option("--db", "db_url", metavar="URL", help="Ledger database URL or SQLite path (env: EPMGR_DB_URL).")
+@click.option("--config", "config_path", metavar="FILE", help="Configuration file (env: EPMGR_CONFIG).")
+@click.option("--namespace", metavar="NS", help="HF namespace (user or organisation) (env: EPMGR_NAMESPACE).")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.pass_context
+def cli(ctx: click.Context, db_url: str | None, config_path: str | None, namespace: str | None,
+        debug: bool) -> None:
+    """Lifecycle manager with cost control for Hugging Face dedicated Inference Endpoints.
+
+    \b
+    Example:
+        epmgr db upgrade
+        epmgr --db /tmp/ledger.db db current
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["db_url"] = db_url
+    ctx.obj["config_path"] = config_path
+    ctx.obj["namespace"] = namespace
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="epmgr")

@@ -1,0 +1,102 @@
+"""What a user configured for an endpoint: idle timeouts, schedule, budget, protection."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from epmgr.domain.schedule import Window
+
+
+class OnStart(str, enum.Enum):
+    """What to do when an active window opens."""
+
+    RESUME = "resume"  # pre-warm, so the first user of the day does not wait
+    NONE = "none"
+
+
+class OnEnd(str, enum.Enum):
+    """What to do when an active window closes."""
+
+    PAUSE = "pause"
+    SCALE_TO_ZERO = "scale_to_zero"
+    NONE = "none"
+
+
+class OnExceed(str, enum.Enum):
+    """What to do when a budget is used up (each stage includes a warning)."""
+
+    WARN = "warn"
+    CAP_REPLICAS = "cap_replicas"
+    SCALE_TO_ZERO = "scale_to_zero"
+    PAUSE = "pause"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When an endpoint should be available, in its own time zone.
+
+    Either ``active`` windows or ``cron`` start/stop expressions (or both) may be given.
+    """
+
+    tz: str
+    active: tuple[Window, ...] = ()
+    cron_start: str | None = None
+    cron_stop: str | None = None
+    on_start: OnStart = OnStart.RESUME
+    on_end: OnEnd = OnEnd.PAUSE
+    holidays: frozenset[date] = frozenset()
+    enforce: bool = False
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Spending caps in US dollars; None means no cap for that period."""
+
+    daily_usd: Decimal | None = None
+    monthly_usd: Decimal | None = None
+    warn_at: Decimal = Decimal("0.8")
+    on_exceed: OnExceed = OnExceed.PAUSE
+    cap_replicas: int = 1
+
+
+@dataclass(frozen=True)
+class IdlePolicy:
+    """Two-stage idle policy: scale to zero after one idle period, pause after a longer one.
+
+    Either stage is off when None. ``min_uptime`` keeps a freshly woken endpoint up (against flapping).
+    """
+
+    scale_to_zero_after: timedelta | None = timedelta(minutes=15)
+    pause_after: timedelta | None = timedelta(hours=6)
+    min_uptime: timedelta = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class EndpointPolicy:
+    """Everything configured for one endpoint."""
+
+    name: str
+    namespace: str | None = None
+    idle: IdlePolicy = field(default_factory=IdlePolicy)
+    schedule: Schedule | None = None
+    budget: Budget | None = None
+    managed: bool = True
+    protect: bool = False
+    keep_alive: bool = False
+    price_per_hour: Decimal | None = None
+
+    @property
+    def acts(self) -> bool:
+        """True when epmgr may act on the endpoint (managed and not protected)."""
+        return self.managed and not self.protect
+
+
+@dataclass(frozen=True)
+class NamespaceBudget:
+    """A budget shared by every endpoint of one namespace."""
+
+    namespace: str
+    budget: Budget
