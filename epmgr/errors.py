@@ -119,8 +119,9 @@ class WakeTimeout(WakeError, TimeoutError):
         waited_s: How long epmgr waited, in seconds.
     """
 
-    def __init__(self, message: str, *, endpoint: str | None = None, last_state: str | None = None,
-                 waited_s: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, endpoint: str | None = None, last_state: str | None = None, waited_s: float | None = None
+    ) -> None:
         super().__init__(message, endpoint=endpoint)
         self.last_state = last_state
         self.waited_s = waited_s

@@ -8,6 +8,8 @@ from typing import Any
 import click
 
 from epmgr import __version__
+from epmgr.cli.context import AppContext
+from epmgr.cli.db import db
 from epmgr.errors import EpmgrError
 
 
@@ -18,32 +20,37 @@ class EpmgrGroup(click.Group):
         try:
             return super().invoke(ctx)
         except EpmgrError as exc:
-            if ctx.find_root().params.get("debug"):
+            if ctx.params.get("debug"):
                 raise
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        finally:
+            if isinstance(ctx.obj, AppContext):
+                ctx.obj.close()
 
 
 @click.group(cls=EpmgrGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="epmgr")
 @click.option("--db", "db_url", metavar="URL", help="Ledger database URL or SQLite path (env: EPMGR_DB_URL).")
 @click.option("--config", "config_path", metavar="FILE", help="Configuration file (env: EPMGR_CONFIG).")
-@click.option("--namespace", metavar="NS", help="HF namespace (user or organisation) (env: EPMGR_NAMESPACE).")
+@click.option("--namespace", metavar="NS", help="HF namespace, a user or organisation (env: EPMGR_NAMESPACE).")
+@click.option("--json", "as_json", is_flag=True, help="Print data as JSON (also accepted after each command).")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.pass_context
-def cli(ctx: click.Context, db_url: str | None, config_path: str | None, namespace: str | None,
-        debug: bool) -> None:
+def cli(
+    ctx: click.Context, db_url: str | None, config_path: str | None, namespace: str | None, as_json: bool, debug: bool
+) -> None:
     """Lifecycle manager with cost control for Hugging Face dedicated Inference Endpoints.
 
     \b
     Example:
         epmgr db upgrade
-        epmgr --db /tmp/ledger.db db current
+        epmgr --db /tmp/ledger.db --json db current
     """
-    ctx.ensure_object(dict)
-    ctx.obj["db_url"] = db_url
-    ctx.obj["config_path"] = config_path
-    ctx.obj["namespace"] = namespace
+    ctx.obj = AppContext(config_path=config_path, db_url=db_url, namespace=namespace, json=as_json)
+
+
+cli.add_command(db)
 
 
 def main() -> None:

@@ -193,3 +193,12 @@ class Lease:
     name: str
     holder: str
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What the ledger knows about an endpoint's recent traffic, at one moment."""
+
+    last_request_at: datetime | None = None
+    in_flight: int = 0
+    requests_last_hour: int = 0

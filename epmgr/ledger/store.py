@@ -1,0 +1,476 @@
+"""The Ledger: domain records in, domain records out (never ORM rows)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, and_, delete, func, insert, or_, select, type_coerce, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from epmgr.domain.model import (
+    ActionKind,
+    ActionRecord,
+    Activity,
+    Actor,
+    ChangeSource,
+    EndpointRecord,
+    EndpointRef,
+    EndpointSnapshot,
+    EndpointState,
+    Instance,
+    Lease,
+    Outcome,
+    RequestRecord,
+    StateChange,
+)
+from epmgr.errors import LedgerError, SchemaOutdated
+from epmgr.ledger import migrate
+from epmgr.ledger.engine import make_engine, normalize_url
+from epmgr.ledger.schema import ActionRow, EndpointRow, LeaseRow, RequestRow, StateChangeRow
+from epmgr.ledger.types import UTCDateTime
+
+# A request still "in flight" after this long is taken as abandoned (its client crashed) and stops
+# counting as activity that protects the endpoint.
+IN_FLIGHT_STALE_AFTER = timedelta(hours=1)
+
+# The endpoint's identity, joined onto rows of the other tables.
+_REF_COLUMNS = (EndpointRow.namespace.label("ep_namespace"), EndpointRow.name.label("ep_name"))
+
+
+@dataclass(frozen=True)
+class RequestFinish:
+    """The end of a request recorded earlier as in flight."""
+
+    id: int
+    finished_at: datetime
+    status_code: int | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+
+
+def _describe(exc: SQLAlchemyError) -> str:
+    """The driver's own message (without SQLAlchemy's SQL echo and background link)."""
+    original = getattr(exc, "orig", None)
+    return f"{type(original or exc).__name__}: {original or exc}"
+
+
+def _micros(delta: timedelta | None) -> int | None:
+    if delta is None:
+        return None
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _instance_columns(instance: Instance | None) -> dict[str, str | None]:
+    if instance is None:
+        return dict.fromkeys(("vendor", "region", "accelerator", "instance_type", "instance_size"))
+    return {
+        "vendor": instance.vendor,
+        "region": instance.region,
+        "accelerator": instance.accelerator,
+        "instance_type": instance.instance_type,
+        "instance_size": instance.instance_size,
+    }
+
+
+def _instance_of(row: Row[Any]) -> Instance | None:
+    if row.vendor is None or row.instance_type is None:
+        return None
+    return Instance(
+        vendor=row.vendor,
+        region=row.region or "",
+        accelerator=row.accelerator or "",
+        instance_type=row.instance_type,
+        instance_size=row.instance_size or "",
+    )
+
+
+class Ledger:
+    """Records requests, state changes, actions and leases in one database.
+
+    Args:
+        engine: A SQLAlchemy engine from :func:`epmgr.ledger.make_engine`; the schema must be current.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._endpoint_ids: dict[EndpointRef, int] = {}
+
+    # -- plumbing -----------------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+                yield conn
+        except SQLAlchemyError as exc:
+            raise LedgerError(f"ledger write failed: {_describe(exc)}") from exc
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise LedgerError(f"ledger read failed: {_describe(exc)}") from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _endpoint_id(self, conn: Connection, ref: EndpointRef, now: datetime) -> int:
+        cached = self._endpoint_ids.get(ref)
+        if cached is not None:
+            return cached
+        query = select(EndpointRow.id).where(EndpointRow.namespace == ref.namespace, EndpointRow.name == ref.name)
+        found = conn.execute(query).scalar()
+        if found is None:
+            values = {"namespace": ref.namespace, "name": ref.name, "first_seen_at": now, "last_seen_at": now}
+            try:
+                with conn.begin_nested():
+                    found = conn.execute(insert(EndpointRow).values(**values).returning(EndpointRow.id)).scalar_one()
+            except IntegrityError:  # another process inserted it first
+                found = conn.execute(query).scalar_one()
+        self._endpoint_ids[ref] = found
+        return found
+
+    # -- endpoints ----------------------------------------------------------------------------------
+
+    def upsert_endpoint(self, record: EndpointRecord, *, seen_at: datetime) -> None:
+        """Create or update what the ledger knows of an endpoint (instance, price, managed, policy)."""
+        with self._write() as conn:
+            endpoint_id = self._endpoint_id(conn, record.ref, seen_at)
+            values: dict[str, object] = {"managed": record.managed, "policy": record.policy, "last_seen_at": seen_at}
+            if record.instance is not None:
+                values.update(_instance_columns(record.instance))
+            if record.price_per_hour is not None:
+                values["price_per_hour"] = record.price_per_hour
+            conn.execute(update(EndpointRow).where(EndpointRow.id == endpoint_id).values(**values))
+
+    def endpoints(self) -> list[EndpointRecord]:
+        """Every endpoint the ledger knows, by namespace and name."""
+        with self._read() as conn:
+            rows = conn.execute(select(EndpointRow.__table__).order_by(EndpointRow.namespace, EndpointRow.name))
+            return [self._endpoint_record(row) for row in rows.all()]
+
+    def endpoint(self, ref: EndpointRef) -> EndpointRecord | None:
+        with self._read() as conn:
+            query = select(EndpointRow.__table__).where(
+                EndpointRow.namespace == ref.namespace, EndpointRow.name == ref.name
+            )
+            row = conn.execute(query).first()
+            return self._endpoint_record(row) if row else None
+
+    @staticmethod
+    def _endpoint_record(r: Row[Any]) -> EndpointRecord:
+        return EndpointRecord(
+            ref=EndpointRef(r.namespace, r.name),
+            instance=_instance_of(r),
+            price_per_hour=r.price_per_hour,
+            managed=r.managed,
+            policy=r.policy,
+            first_seen_at=r.first_seen_at,
+            last_seen_at=r.last_seen_at,
+        )
+
+    # -- requests -----------------------------------------------------------------------------------
+
+    def record_requests(self, records: Sequence[RequestRecord]) -> list[int]:
+        """Insert request records in one transaction; returns their ids in order."""
+        if not records:
+            return []
+        with self._write() as conn:
+            rows = [
+                {
+                    "endpoint_id": self._endpoint_id(conn, r.ref, r.started_at),
+                    "started_at": r.started_at,
+                    "finished_at": r.finished_at,
+                    "status_code": r.status_code,
+                    "latency_us": _micros(r.latency),
+                    "client_id": r.client_id,
+                    "tokens_in": r.tokens_in,
+                    "tokens_out": r.tokens_out,
+                }
+                for r in records
+            ]
+            ids = conn.execute(insert(RequestRow).returning(RequestRow.id, sort_by_parameter_order=True), rows)
+            return list(ids.scalars())
+
+    def finish_requests(self, finishes: Sequence[RequestFinish]) -> None:
+        """Mark requests recorded as in flight as finished."""
+        if not finishes:
+            return
+        with self._write() as conn:
+            for f in finishes:
+                started = conn.execute(select(RequestRow.started_at).where(RequestRow.id == f.id)).scalar_one()
+                conn.execute(
+                    update(RequestRow)
+                    .where(RequestRow.id == f.id)
+                    .values(
+                        finished_at=f.finished_at,
+                        status_code=f.status_code,
+                        latency_us=_micros(f.finished_at - started),
+                        tokens_in=f.tokens_in,
+                        tokens_out=f.tokens_out,
+                    )
+                )
+
+    def requests(
+        self, ref: EndpointRef | None = None, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[RequestRecord]:
+        """Requests in start order, optionally for one endpoint and a [since, until) window."""
+        query = select(RequestRow.__table__, *_REF_COLUMNS).join(EndpointRow)
+        if ref is not None:
+            query = query.where(EndpointRow.namespace == ref.namespace, EndpointRow.name == ref.name)
+        if since is not None:
+            query = query.where(RequestRow.started_at >= since)
+        if until is not None:
+            query = query.where(RequestRow.started_at < until)
+        with self._read() as conn:
+            rows = conn.execute(query.order_by(RequestRow.started_at, RequestRow.id)).all()
+        return [
+            RequestRecord(
+                ref=EndpointRef(row.ep_namespace, row.ep_name),
+                started_at=row.started_at,
+                finished_at=row.finished_at,
+                status_code=row.status_code,
+                latency=None if row.latency_us is None else timedelta(microseconds=row.latency_us),
+                client_id=row.client_id,
+                tokens_in=row.tokens_in,
+                tokens_out=row.tokens_out,
+                id=row.id,
+            )
+            for row in rows
+        ]
+
+    def count_requests(self, ref: EndpointRef | None = None) -> int:
+        query = select(func.count(RequestRow.id))
+        if ref is not None:
+            query = query.join(EndpointRow).where(EndpointRow.namespace == ref.namespace, EndpointRow.name == ref.name)
+        with self._read() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def activity(self, ref: EndpointRef, now: datetime) -> Activity:
+        """The endpoint's last request, requests in flight and requests in the last hour, as of ``now``."""
+        with self._read() as conn:
+            endpoint_id = conn.execute(
+                select(EndpointRow.id).where(EndpointRow.namespace == ref.namespace, EndpointRow.name == ref.name)
+            ).scalar()
+            if endpoint_id is None:
+                return Activity()
+            mine = RequestRow.endpoint_id == endpoint_id
+            latest = type_coerce(func.max(func.coalesce(RequestRow.finished_at, RequestRow.started_at)), UTCDateTime)
+            last_at = conn.execute(select(latest).where(mine)).scalar()
+            in_flight = conn.execute(
+                select(func.count(RequestRow.id)).where(
+                    mine, RequestRow.finished_at.is_(None), RequestRow.started_at > now - IN_FLIGHT_STALE_AFTER
+                )
+            ).scalar_one()
+            recent = conn.execute(
+                select(func.count(RequestRow.id)).where(mine, RequestRow.started_at > now - timedelta(hours=1))
+            ).scalar_one()
+        return Activity(last_request_at=last_at, in_flight=int(in_flight), requests_last_hour=int(recent))
+
+    # -- state changes ------------------------------------------------------------------------------
+
+    def record_state_change(self, change: StateChange) -> int:
+        with self._write() as conn:
+            values = {
+                "endpoint_id": self._endpoint_id(conn, change.ref, change.observed_at),
+                "from_state": change.from_state.value if change.from_state else None,
+                "to_state": change.to_state.value,
+                "observed_at": change.observed_at,
+                "source": change.source.value,
+                "replicas": change.replicas,
+                "price_per_hour": change.price_per_hour,
+                **_instance_columns(change.instance),
+            }
+            return int(conn.execute(insert(StateChangeRow).values(**values).returning(StateChangeRow.id)).scalar_one())
+
+    def record_snapshot(
+        self, snapshot: EndpointSnapshot, observed_at: datetime, source: ChangeSource = ChangeSource.OBSERVED
+    ) -> StateChange | None:
+        """Record a state change if the snapshot differs from the last one (state, replicas or instance).
+
+        Returns:
+            The change written, or None when nothing changed.
+        """
+        last = self.last_state_change(snapshot.ref)
+        replicas = snapshot.target_replicas
+        if (
+            last is not None
+            and last.to_state == snapshot.state
+            and last.replicas == replicas
+            and last.instance == snapshot.instance
+            and (snapshot.price_per_hour is None or last.price_per_hour == snapshot.price_per_hour)
+        ):
+            return None
+        change = StateChange(
+            ref=snapshot.ref,
+            from_state=last.to_state if last else None,
+            to_state=snapshot.state,
+            observed_at=observed_at,
+            source=source,
+            replicas=replicas,
+            instance=snapshot.instance,
+            price_per_hour=snapshot.price_per_hour,
+        )
+        change_id = self.record_state_change(change)
+        return replace(change, id=change_id)
+
+    def state_changes(
+        self, ref: EndpointRef | None = None, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[StateChange]:
+        """State changes in observation order, optionally for one endpoint and a [since, until) window."""
+        query = select(StateChangeRow.__table__, *_REF_COLUMNS).join(EndpointRow)
+        if ref is not None:
+            query = query.where(EndpointRow.namespace == ref.namespace, EndpointRow.name == ref.name)
+        if since is not None:
+            query = query.where(StateChangeRow.observed_at >= since)
+        if until is not None:
+            query = query.where(StateChangeRow.observed_at < until)
+        with self._read() as conn:
+            rows = conn.execute(query.order_by(StateChangeRow.observed_at, StateChangeRow.id)).all()
+        return [self._state_change(row) for row in rows]
+
+    def last_state_change(self, ref: EndpointRef) -> StateChange | None:
+        query = (
+            select(StateChangeRow.__table__, *_REF_COLUMNS)
+            .join(EndpointRow)
+            .where(EndpointRow.namespace == ref.namespace, EndpointRow.name == ref.name)
+            .order_by(StateChangeRow.observed_at.desc(), StateChangeRow.id.desc())
+            .limit(1)
+        )
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return self._state_change(row) if row else None
+
+    @staticmethod
+    def _state_change(row: Row[Any]) -> StateChange:
+        return StateChange(
+            ref=EndpointRef(row.ep_namespace, row.ep_name),
+            from_state=EndpointState.parse(row.from_state) if row.from_state else None,
+            to_state=EndpointState.parse(row.to_state),
+            observed_at=row.observed_at,
+            source=ChangeSource(row.source),
+            replicas=row.replicas,
+            instance=_instance_of(row),
+            price_per_hour=Decimal(row.price_per_hour) if row.price_per_hour is not None else None,
+            id=row.id,
+        )
+
+    # -- actions (audit log) ------------------------------------------------------------------------
+
+    def record_action(self, action: ActionRecord) -> int:
+        """Append one entry to the audit log."""
+        with self._write() as conn:
+            values = {
+                "endpoint_id": self._endpoint_id(conn, action.ref, action.requested_at),
+                "action": action.action.value,
+                "reason": action.reason,
+                "actor": action.actor.value,
+                "requested_at": action.requested_at,
+                "outcome": action.outcome.value,
+                "error": action.error,
+            }
+            return int(conn.execute(insert(ActionRow).values(**values).returning(ActionRow.id)).scalar_one())
+
+    def actions(
+        self, ref: EndpointRef | None = None, *, since: datetime | None = None, limit: int | None = None
+    ) -> list[ActionRecord]:
+        """Audit-log entries, newest last."""
+        query = select(ActionRow.__table__, *_REF_COLUMNS).join(EndpointRow)
+        if ref is not None:
+            query = query.where(EndpointRow.namespace == ref.namespace, EndpointRow.name == ref.name)
+        if since is not None:
+            query = query.where(ActionRow.requested_at >= since)
+        query = query.order_by(ActionRow.requested_at.desc(), ActionRow.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [
+            ActionRecord(
+                ref=EndpointRef(row.ep_namespace, row.ep_name),
+                action=ActionKind(row.action),
+                reason=row.reason,
+                actor=Actor(row.actor),
+                requested_at=row.requested_at,
+                outcome=Outcome(row.outcome),
+                error=row.error,
+                id=row.id,
+            )
+            for row in reversed(rows)
+        ]
+
+    # -- leases -------------------------------------------------------------------------------------
+
+    def acquire_lease(self, name: str, holder: str, ttl: timedelta, now: datetime) -> bool:
+        """Take or renew lease ``name`` for ``holder`` until ``now + ttl``.
+
+        Returns:
+            True if ``holder`` holds the lease now; False if someone else holds an unexpired one.
+        """
+        expires = now + ttl
+        with self._write() as conn:
+            taken = conn.execute(
+                update(LeaseRow)
+                .where(LeaseRow.name == name, or_(LeaseRow.holder == holder, LeaseRow.expires_at <= now))
+                .values(holder=holder, expires_at=expires, acquired_at=now)
+            ).rowcount
+            if taken:
+                return True
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(LeaseRow).values(name=name, holder=holder, acquired_at=now, expires_at=expires))
+            except IntegrityError:
+                return False
+            return True
+
+    def release_lease(self, name: str, holder: str) -> bool:
+        """Give lease ``name`` up if ``holder`` holds it; returns whether it did."""
+        with self._write() as conn:
+            gone = conn.execute(delete(LeaseRow).where(and_(LeaseRow.name == name, LeaseRow.holder == holder)))
+            return bool(gone.rowcount)
+
+    def lease(self, name: str) -> Lease | None:
+        with self._read() as conn:
+            row = conn.execute(select(LeaseRow.__table__).where(LeaseRow.name == name)).first()
+        return Lease(name=row.name, holder=row.holder, expires_at=row.expires_at) if row else None
+
+
+@contextmanager
+def ledger_errors(url: str) -> Iterator[None]:
+    """Translate database failures while opening or migrating the ledger at ``url`` into LedgerError."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise LedgerError(f"cannot use the ledger at {redact_url(url)}: {_describe(exc)}") from exc
+
+
+def open_ledger(url: str, *, upgrade: bool = True) -> Ledger:
+    """Open the ledger at ``url`` (a SQLAlchemy URL or a SQLite file path), migrating it first.
+
+    Raises:
+        SchemaOutdated: ``upgrade`` is False and the schema is not the newest.
+        LedgerError: The database cannot be reached or migrated.
+    """
+    with ledger_errors(url):
+        engine = make_engine(url)
+        if upgrade:
+            migrate.upgrade(engine)
+        elif migrate.current(engine) != migrate.head():
+            raise SchemaOutdated("the ledger's schema is out of date: run `epmgr db upgrade`")
+    return Ledger(engine)
+
+
+def redact_url(url: str) -> str:
+    """A URL safe to print: the password is masked."""
+    try:
+        return make_url(normalize_url(url)).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is shown without its credentials part
+        return url.split("@")[-1]

@@ -1,0 +1,82 @@
+"""The domain stays pure: standard library only, no I/O, no clock of its own."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DOMAIN = Path(__file__).resolve().parents[1] / "epmgr" / "domain"
+
+FORBIDDEN_MODULES = {
+    "sqlalchemy", "alembic", "httpx", "huggingface_hub", "apscheduler", "click", "starlette", "uvicorn",
+    "langchain_core", "langchain_huggingface", "psycopg", "sqlite3", "socket", "subprocess", "requests",
+    "urllib", "http", "asyncio", "threading", "multiprocessing", "shutil", "tempfile", "logging", "os",
+    "pathlib", "io",
+}  # fmt: skip
+FORBIDDEN_NAMES = {"open", "print", "input", "exec", "eval"}  # called bare
+FORBIDDEN_METHODS = {"now", "utcnow", "today", "sleep", "getenv", "monotonic", "perf_counter", "time_ns"}
+
+
+def violations(source: str, filename: str = "<source>") -> list[str]:
+    """Forbidden imports and I/O or clock calls in one module's source."""
+    found = []
+    for node in ast.walk(ast.parse(source, filename)):
+        modules: list[str] = []
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules = [node.module]
+        for module in modules:
+            if module.split(".")[0] in FORBIDDEN_MODULES:
+                found.append(f"{filename}:{node.lineno}: imports {module}")
+        if isinstance(node, ast.Call):
+            func = node.func
+            bare = isinstance(func, ast.Name) and func.id in FORBIDDEN_NAMES
+            clock = isinstance(func, ast.Attribute) and (
+                func.attr in FORBIDDEN_METHODS
+                or (func.attr == "time" and isinstance(func.value, ast.Name) and func.value.id == "time")
+            )
+            if bare or clock:
+                found.append(f"{filename}:{node.lineno}: calls {ast.unparse(func)}()")
+    return found
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import sqlalchemy",
+        "from httpx import Client",
+        "import huggingface_hub.errors",
+        "from apscheduler.triggers.cron import CronTrigger",
+        "import click",
+        "x = open('ledger.db')",
+        "from datetime import datetime\nt = datetime.now()",
+        "import time\ntime.sleep(1)",
+        "import time\nstarted = time.time()",
+    ],
+)
+def test_the_check_catches_what_it_forbids(source: str) -> None:
+    assert violations(source)
+
+
+def test_domain_modules_import_nothing_effectful() -> None:
+    files = sorted(DOMAIN.rglob("*.py"))
+    assert files, "the domain package is missing"
+    problems = [v for f in files for v in violations(f.read_text(), str(f.relative_to(DOMAIN.parent.parent)))]
+    assert problems == []
+
+
+def test_importing_the_domain_loads_no_effectful_library() -> None:
+    modules = sorted(f"epmgr.domain.{p.stem}" for p in DOMAIN.glob("*.py") if p.stem != "__init__")
+    script = (
+        "import sys, importlib\n"
+        f"for m in {modules!r}: importlib.import_module(m)\n"
+        "heavy = {'sqlalchemy', 'httpx', 'huggingface_hub', 'apscheduler', 'click', 'starlette', 'uvicorn'}\n"
+        "print(sorted(heavy & {name.split('.')[0] for name in sys.modules}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True)
+    assert result.stdout.strip() == "[]"
