@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: venv
-	@bash scripts/demo.sh
+	$(BIN)/python scripts/demo.py
 
 lint: venv
 	$(BIN)/ruff check $(LINT_PATHS)

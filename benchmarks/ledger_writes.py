@@ -18,7 +18,9 @@ REF = EndpointRef("bench", "ep")
 
 
 def _records(n: int) -> list[RequestRecord]:
-    return [RequestRecord(REF, T0 + timedelta(milliseconds=i), T0 + timedelta(milliseconds=i + 5), 200) for i in range(n)]
+    return [
+        RequestRecord(REF, T0 + timedelta(milliseconds=i), T0 + timedelta(milliseconds=i + 5), 200) for i in range(n)
+    ]
 
 
 def run(n: int = 5000, batch: int = 100) -> dict[str, float]:

@@ -32,7 +32,7 @@ def violations(source: str, filename: str = "<source>") -> list[str]:
             modules = [node.module]
         for module in modules:
             if module.split(".")[0] in FORBIDDEN_MODULES:
-                found.append(f"{filename}:{node.lineno}: imports {module}")
+                found.append(f"{filename}:{getattr(node, 'lineno', 0)}: imports {module}")
         if isinstance(node, ast.Call):
             func = node.func
             bare = isinstance(func, ast.Name) and func.id in FORBIDDEN_NAMES
@@ -80,3 +80,24 @@ def test_importing_the_domain_loads_no_effectful_library() -> None:
     )
     result = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True)
     assert result.stdout.strip() == "[]"
+
+
+EMULATOR = DOMAIN.parent / "emulator"
+EMULATOR_MAY_IMPORT = ("epmgr.emulator", "epmgr.clock", "epmgr.catalog")
+
+
+def test_the_emulator_models_hugging_face_not_epmgr() -> None:
+    """The emulator imports nothing of epmgr but the clock and the published catalog (so it stays honest)."""
+    problems = []
+    for path in sorted(EMULATOR.rglob("*.py")) + [DOMAIN.parent / "catalog.py"]:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                modules = [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            else:
+                continue
+            for module in modules:
+                if module.startswith("epmgr") and not module.startswith(EMULATOR_MAY_IMPORT):
+                    problems.append(f"{path.name}:{node.lineno}: imports {module}")
+    assert problems == []

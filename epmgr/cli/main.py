@@ -10,6 +10,8 @@ import click
 from epmgr import __version__
 from epmgr.cli.context import AppContext
 from epmgr.cli.db import db
+from epmgr.cli.emulator import emulator
+from epmgr.cli.endpoints import COMMANDS as ENDPOINT_COMMANDS
 from epmgr.errors import EpmgrError
 
 
@@ -51,6 +53,9 @@ def cli(
 
 
 cli.add_command(db)
+cli.add_command(emulator)
+for command in ENDPOINT_COMMANDS:
+    cli.add_command(command)
 
 
 def main() -> None:

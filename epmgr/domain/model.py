@@ -202,3 +202,68 @@ class Activity:
     last_request_at: datetime | None = None
     in_flight: int = 0
     requests_last_hour: int = 0
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    """What to create: the model, where it runs, and how it scales.
+
+    ``scale_to_zero_timeout_min`` needs ``min_replica == 0`` (HF refuses it otherwise).
+    """
+
+    name: str
+    repository: str
+    instance: Instance
+    framework: str = "pytorch"
+    task: str | None = None
+    revision: str | None = None
+    min_replica: int = 1
+    max_replica: int = 1
+    scale_to_zero_timeout_min: int | None = None
+    endpoint_type: str = "authenticated"
+    image: Mapping[str, Any] | None = None
+    env: Mapping[str, str] | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EndpointChanges:
+    """A partial update: only the fields that are not None are sent (the server merges them)."""
+
+    instance_type: str | None = None
+    instance_size: str | None = None
+    accelerator: str | None = None
+    min_replica: int | None = None
+    max_replica: int | None = None
+    scale_to_zero_timeout_min: int | None = None
+    repository: str | None = None
+    revision: str | None = None
+    task: str | None = None
+    framework: str | None = None
+
+    def is_empty(self) -> bool:
+        return all(value is None for value in self.__dict__.values())
+
+
+@dataclass(frozen=True)
+class HardwareOption:
+    """One compute offer of the hardware route, with its price per replica-hour."""
+
+    vendor: str
+    region: str
+    accelerator: str
+    instance_type: str
+    instance_size: str
+    price_per_hour: Decimal
+    num_accelerators: int = 0
+    memory_gb: float | None = None
+    gpu_memory_gb: float | None = None
+    status: str = "available"
+
+    def matches(self, instance: Instance) -> bool:
+        return (
+            self.vendor == instance.vendor
+            and self.region == instance.region
+            and self.instance_type == instance.instance_type
+            and self.instance_size == instance.instance_size
+        )

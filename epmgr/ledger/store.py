@@ -461,10 +461,14 @@ def open_ledger(url: str, *, upgrade: bool = True) -> Ledger:
     """
     with ledger_errors(url):
         engine = make_engine(url)
-        if upgrade:
-            migrate.upgrade(engine)
-        elif migrate.current(engine) != migrate.head():
-            raise SchemaOutdated("the ledger's schema is out of date: run `epmgr db upgrade`")
+        try:
+            if upgrade:
+                migrate.upgrade(engine)
+            elif migrate.current(engine) != migrate.head():
+                raise SchemaOutdated("the ledger's schema is out of date: run `epmgr db upgrade`")
+        except BaseException:
+            engine.dispose()
+            raise
     return Ledger(engine)
 
 

@@ -19,9 +19,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "endpoints",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("namespace", sa.String(length=96), nullable=False),
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("vendor", sa.String(length=32), nullable=True),
@@ -49,9 +47,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "actions",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("endpoint_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("action", sa.String(length=32), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
@@ -72,9 +68,7 @@ def upgrade() -> None:
 
     op.create_table(
         "requests",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("endpoint_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
@@ -97,9 +91,7 @@ def upgrade() -> None:
 
     op.create_table(
         "state_changes",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("endpoint_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("from_state", sa.String(length=32), nullable=True),
         sa.Column("to_state", sa.String(length=32), nullable=False),
@@ -121,9 +113,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_state_changes")),
     )
     with op.batch_alter_table("state_changes", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_state_changes_endpoint_observed", ["endpoint_id", "observed_at"], unique=False
-        )
+        batch_op.create_index("ix_state_changes_endpoint_observed", ["endpoint_id", "observed_at"], unique=False)
 
 
 def downgrade() -> None:

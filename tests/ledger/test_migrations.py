@@ -7,6 +7,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -57,7 +58,18 @@ def test_downgrade_to_base_and_back(ledger_url: str) -> None:
 
 def test_the_wheel_ships_the_migrations(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
         check=True,
         capture_output=True,
     )
@@ -79,3 +91,13 @@ def test_the_wheel_ships_the_migrations(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True).stdout.split()
     assert out == [str(site / "epmgr" / "_migrations"), migrate.head()]
+
+
+def test_an_outdated_ledger_is_refused_without_auto_upgrade(ledger_url: str) -> None:
+    from epmgr.errors import SchemaOutdated
+    from epmgr.ledger import open_ledger
+
+    with pytest.raises(SchemaOutdated, match="epmgr db upgrade"):
+        open_ledger(ledger_url, upgrade=False)
+    open_ledger(ledger_url).close()  # the default upgrades
+    open_ledger(ledger_url, upgrade=False).close()

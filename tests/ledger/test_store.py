@@ -73,7 +73,9 @@ def test_a_month_of_latencies_sums_exactly(ledger: Ledger) -> None:
 
 
 def test_in_flight_requests_count_as_activity_until_finished(ledger: Ledger) -> None:
-    done, pending = ledger.record_requests([RequestRecord(EP, T0, T0 + timedelta(seconds=2), 200), RequestRecord(EP, T0)])
+    done, pending = ledger.record_requests(
+        [RequestRecord(EP, T0, T0 + timedelta(seconds=2), 200), RequestRecord(EP, T0)]
+    )
     activity = ledger.activity(EP, T0 + timedelta(seconds=5))
     assert activity.in_flight == 1 and activity.requests_last_hour == 2
     assert activity.last_request_at == T0 + timedelta(seconds=2)

@@ -1,0 +1,376 @@
+"""Settings: ``epmgr.toml`` plus the environment, read once at the edge into frozen typed objects.
+
+For each setting the first that is set wins: explicit argument (a command-line flag) > environment > file >
+default. Every invalid value raises :class:`~epmgr.errors.ConfigError` naming the file (or "environment",
+"command line"), the line, the dotted key, what is wrong and what is expected. The HF token comes only from
+``HF_TOKEN``/``HUGGING_FACE_HUB_TOKEN`` or huggingface_hub's own login, never from the file, and is never shown.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Literal, cast
+
+import platformdirs
+
+from epmgr.config_toml import (
+    EXPECTED_CRON,
+    EXPECTED_LISTEN,
+    EXPECTED_NAME,
+    EXPECTED_NAMESPACE,
+    EXPECTED_TZ,
+    Doc,
+    KeyPath,
+    check_api_url,
+    check_cron,
+    check_db_url,
+    check_listen,
+    check_name,
+    check_namespace,
+    check_time_zone,
+    describe,
+    mask_password,
+    read_toml,
+)
+from epmgr.domain.durations import format_duration
+from epmgr.domain.policy import Budget, EndpointPolicy, IdlePolicy, NamespaceBudget, OnEnd, OnExceed, OnStart, Schedule
+from epmgr.domain.schedule import EXPECTED_WINDOW, parse_window
+from epmgr.errors import ConfigError
+
+DEFAULT_FILE = "epmgr.toml"
+DEFAULT_INTERVAL = timedelta(seconds=30)
+DEFAULT_LISTEN = "127.0.0.1:9465"
+TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+LogFormat = Literal["text", "json"]
+
+_IDLE = ("scale_to_zero_after", "pause_after", "min_uptime")
+_FLAGS = ("managed", "protect", "keep_alive")
+_KEYS: dict[str, set[str]] = {
+    "": {"daemon", "defaults", "endpoints", "namespaces", "hf", "ledger"},
+    "daemon": {"interval", "lease_ttl", "listen", "log_format"},
+    "defaults": {*_IDLE, "managed_tag"},
+    "endpoint": {"name", "namespace", *_IDLE, *_FLAGS, "schedule", "budget", "price_per_hour"},
+    "schedule": {"tz", "active", "cron_start", "cron_stop", "on_start", "on_end", "holidays", "enforce"},
+    "budget": {"daily_usd", "monthly_usd", "warn_at", "on_exceed", "cap_replicas"},
+    "namespace": {"name", "budget"},
+    "hf": {"namespace", "api_url"},
+    "ledger": {"url"},
+}
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TOKEN_ERROR = (
+    "the HF token is never read from the configuration file; remove it and set HF_TOKEN or run `hf auth login`"
+)
+EXPECTED_USD = "a positive amount in US dollars such as 20 or 12.5"
+
+
+def default_db_url() -> str:
+    """The default ledger: SQLite file ``ledger.db`` in the user data directory."""
+    return f"sqlite:///{Path(platformdirs.user_data_dir('epmgr')) / 'ledger.db'}"
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    """How the daemon runs: tick interval, lease lifetime, listen address and log format."""
+
+    interval: timedelta = DEFAULT_INTERVAL
+    lease_ttl: timedelta = 3 * DEFAULT_INTERVAL
+    listen: str = DEFAULT_LISTEN
+    log_format: LogFormat = "text"
+
+    @property
+    def listen_address(self) -> tuple[str, int]:
+        """``listen`` split into host (without IPv6 brackets) and port."""
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything epmgr is configured with; build it with :func:`load_settings`."""
+
+    source: Path | None = None
+    db_url: str = field(default_factory=default_db_url)
+    namespace: str | None = None
+    hf_api_url: str | None = None
+    token: str | None = field(default=None, repr=False)
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    defaults: IdlePolicy = field(default_factory=IdlePolicy)
+    endpoints: tuple[EndpointPolicy, ...] = ()
+    namespaces: tuple[NamespaceBudget, ...] = ()
+    managed_tag: str | None = None
+
+    def __repr__(self) -> str:  # the token is left out, and a database password masked
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
+        shown["db_url"] = mask_password(self.db_url)
+        return f"Settings({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
+
+    def policy_for(self, namespace: str, name: str) -> EndpointPolicy | None:
+        """The configured policy of endpoint ``namespace/name``, or None if it is not listed.
+
+        An entry without a namespace (when no global namespace is known either) matches by name.
+        """
+        fallback = None
+        for policy in self.endpoints:
+            if policy.name == name and policy.namespace == namespace:
+                return policy
+            if policy.name == name and policy.namespace is None and fallback is None:
+                fallback = policy
+        return fallback
+
+
+def load_settings(
+    config_path: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    db_url: str | None = None,
+    namespace: str | None = None,
+    hf_api_url: str | None = None,
+) -> Settings:
+    """Read the configuration file and the environment into :class:`Settings`.
+
+    Args:
+        config_path: The file (``--config``); else ``EPMGR_CONFIG``; else ``./epmgr.toml`` if it exists.
+        env: The environment to read (default ``os.environ``).
+        db_url: ``--db``: ledger URL or SQLite path; beats ``EPMGR_DB_URL`` and ``[ledger] url``.
+        namespace: ``--namespace``; beats ``EPMGR_NAMESPACE`` and ``[hf] namespace``.
+        hf_api_url: Base URL of the HF API; beats ``EPMGR_HF_API_URL`` and ``[hf] api_url``.
+
+    Raises:
+        ConfigError: A named file is missing, or any value is invalid (exit code 2).
+    """
+    env = os.environ if env is None else env
+    path, doc, data = None, Doc("defaults", ""), {}
+    found = _find_file(config_path, env)
+    if found is not None:
+        path, display = found
+        raw, text = read_toml(path, display)
+        doc = Doc(display, text)
+        _refuse_tokens(doc, (), raw)
+        data = doc.table((), raw, _KEYS[""])
+    hf = doc.table(("hf",), data.get("hf", {}), _KEYS["hf"])
+    ledger = doc.table(("ledger",), data.get("ledger", {}), _KEYS["ledger"])
+    if path and isinstance(ledger.get("url"), str) and "://" not in str(ledger["url"]):
+        ledger = {"url": str(path.parent / Path(str(ledger["url"])).expanduser())}  # a path is relative to the file
+    global_ns = _setting(
+        doc, ("hf", "namespace"), hf, (namespace, "--namespace"), env, "EPMGR_NAMESPACE", check_namespace
+    )
+    defaults_table = doc.table(("defaults",), data.get("defaults", {}), _KEYS["defaults"])
+    defaults = _idle(doc, ("defaults",), defaults_table, IdlePolicy())
+    tag = defaults_table.get("managed_tag")
+    url = _setting(
+        doc, ("ledger", "url"), ledger, (db_url, "--db"), env, "EPMGR_DB_URL", lambda v: check_db_url(v, Path.cwd())
+    )
+    return Settings(
+        source=path.resolve() if path else None,
+        db_url=url or default_db_url(),
+        namespace=global_ns,
+        hf_api_url=_setting(
+            doc, ("hf", "api_url"), hf, (hf_api_url, "hf_api_url"), env, "EPMGR_HF_API_URL", check_api_url
+        ),
+        token=_token(env),
+        daemon=_daemon(doc, data.get("daemon", {})),
+        defaults=defaults,
+        endpoints=_endpoints(doc, data.get("endpoints", []), defaults, global_ns),
+        namespaces=_namespaces(doc, data.get("namespaces", [])),
+        managed_tag=None if tag is None else doc.string(("defaults", "managed_tag"), tag, "an HF tag such as 'epmgr'"),
+    )
+
+
+def _find_file(config_path: str | os.PathLike[str] | None, env: Mapping[str, str]) -> tuple[Path, str] | None:
+    named_by = "--config"
+    if config_path is None and env.get("EPMGR_CONFIG", "").strip():
+        config_path, named_by = env["EPMGR_CONFIG"].strip(), "EPMGR_CONFIG"
+    if config_path is None:
+        default = Path(DEFAULT_FILE)
+        return (default, DEFAULT_FILE) if default.is_file() else None
+    path = Path(config_path).expanduser()
+    if not path.is_file():
+        problem = "is not a file" if path.exists() else "not found"
+        raise ConfigError(f"configuration file {problem} (named by {named_by}; expected a TOML file)", source=str(path))
+    return path, str(path)
+
+
+def _refuse_tokens(doc: Doc, path: KeyPath, value: object) -> None:
+    """Refuse a ``token`` (or ``*_token``) key anywhere: tokens never live in the file."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and (key.lower() == "token" or key.lower().endswith("_token")):
+            raise doc.error((*path, key), _TOKEN_ERROR)
+        _refuse_tokens(doc, (*path, key), item)
+
+
+def _setting(
+    doc: Doc, path: tuple[str, str], table: Mapping[str, object], argument: tuple[str | None, str],
+    env: Mapping[str, str], variable: str, check: Callable[[str], str],
+) -> str | None:  # fmt: skip
+    """One string setting from argument > environment > file, each checked where it came from.
+
+    The file's value is checked even when overridden: a wrong file is an error either way.
+    """
+    in_file = doc.checked(path, table[path[1]], "a string", check) if path[1] in table else None
+    for text, source, key in ((argument[0], "command line", argument[1]), (env.get(variable), "environment", variable)):
+        if text is not None and text.strip():
+            try:
+                return check(text.strip())
+            except ValueError as exc:
+                raise ConfigError(str(exc), source=source, key=key) from None
+    return in_file
+
+
+def _token(env: Mapping[str, str]) -> str | None:
+    for variable in TOKEN_VARIABLES:
+        if env.get(variable, "").strip():
+            return env[variable].strip()
+    from huggingface_hub import get_token  # lazily: only when no variable is set
+
+    try:
+        return get_token() or None
+    except Exception:  # a broken login file must not stop epmgr from starting; the API call reports it
+        return None
+
+
+def _daemon(doc: Doc, value: object) -> DaemonSettings:
+    table = doc.table(("daemon",), value, _KEYS["daemon"])
+    interval = doc.duration(("daemon", "interval"), table.get("interval", "30s")) or DEFAULT_INTERVAL
+    lease_ttl = 3 * interval
+    if "lease_ttl" in table:
+        lease_ttl = doc.duration(("daemon", "lease_ttl"), table["lease_ttl"]) or lease_ttl
+        if lease_ttl <= interval:
+            expected = f"a duration longer than daemon.interval ({format_duration(interval)})"
+            raise doc.error(("daemon", "lease_ttl"), f"expected {expected}, got {describe(table['lease_ttl'])}")
+    listen = doc.checked(("daemon", "listen"), table.get("listen", DEFAULT_LISTEN), EXPECTED_LISTEN, check_listen)
+    log_format = doc.one_of(("daemon", "log_format"), table.get("log_format", "text"), ("text", "json"))
+    return DaemonSettings(interval, lease_ttl, listen, cast(LogFormat, log_format))
+
+
+def _idle(doc: Doc, path: KeyPath, table: Mapping[str, object], base: IdlePolicy) -> IdlePolicy:
+    """``base`` with the idle stages ``table`` sets; ``"off"``/``false`` turns a stage off."""
+
+    def stage(key: str, current: timedelta | None, off: bool) -> timedelta | None:
+        return doc.duration((*path, key), table[key], off=off, zero=not off) if key in table else current
+
+    return IdlePolicy(
+        scale_to_zero_after=stage("scale_to_zero_after", base.scale_to_zero_after, True),
+        pause_after=stage("pause_after", base.pause_after, True),
+        min_uptime=stage("min_uptime", base.min_uptime, False) or timedelta(0),
+    )
+
+
+def _once(doc: Doc, seen: dict[str, int], label: str, path: KeyPath) -> None:
+    """Refuse a second entry for the same endpoint or namespace, naming both lines."""
+    line = doc.line(path) or 0
+    if label in seen:
+        raise doc.error(path, f"{label} is configured twice (lines {seen[label]} and {line}); expected each once")
+    seen[label] = line
+
+
+def _endpoints(doc: Doc, value: object, defaults: IdlePolicy, global_ns: str | None) -> tuple[EndpointPolicy, ...]:
+    policies: list[EndpointPolicy] = []
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(doc.array(("endpoints",), value, "an array of tables ([[endpoints]])")):
+        path: KeyPath = ("endpoints", index)
+        table = doc.table(path, entry, _KEYS["endpoint"])
+        name = doc.checked((*path, "name"), doc.require(path, table, "name", EXPECTED_NAME), EXPECTED_NAME, check_name)
+        namespace = global_ns
+        if "namespace" in table:
+            namespace = doc.checked((*path, "namespace"), table["namespace"], EXPECTED_NAMESPACE, check_namespace)
+        label = f"{namespace}/{name}" if namespace else name
+        _once(doc, seen, f"endpoint {label!r}", (*path, "name"))
+        flags = {key: doc.boolean((*path, key), table[key]) for key in _FLAGS if key in table}
+        price = table.get("price_per_hour")
+        policies.append(
+            EndpointPolicy(
+                name=name,
+                namespace=namespace,
+                idle=_idle(doc, path, table, defaults),
+                schedule=_schedule(doc, (*path, "schedule"), table["schedule"]) if "schedule" in table else None,
+                budget=_budget(doc, (*path, "budget"), table["budget"]) if "budget" in table else None,
+                managed=flags.get("managed", True),
+                protect=flags.get("protect", False),
+                keep_alive=flags.get("keep_alive", False),
+                price_per_hour=None if price is None else doc.amount((*path, "price_per_hour"), price, EXPECTED_USD),
+            )
+        )
+    return tuple(policies)
+
+
+def _namespaces(doc: Doc, value: object) -> tuple[NamespaceBudget, ...]:
+    budgets: list[NamespaceBudget] = []
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(doc.array(("namespaces",), value, "an array of tables ([[namespaces]])")):
+        path: KeyPath = ("namespaces", index)
+        table = doc.table(path, entry, _KEYS["namespace"])
+        raw = doc.require(path, table, "name", EXPECTED_NAMESPACE)
+        name = doc.checked((*path, "name"), raw, EXPECTED_NAMESPACE, check_namespace)
+        _once(doc, seen, f"namespace {name!r}", (*path, "name"))
+        budget = _budget(
+            doc, (*path, "budget"), doc.require(path, table, "budget", "a table such as { daily_usd = 50 }")
+        )
+        budgets.append(NamespaceBudget(namespace=name, budget=budget))
+    return tuple(budgets)
+
+
+def _schedule(doc: Doc, path: KeyPath, value: object) -> Schedule:
+    table = doc.table(path, value, _KEYS["schedule"])
+    tz = doc.checked((*path, "tz"), doc.require(path, table, "tz", EXPECTED_TZ), EXPECTED_TZ, check_time_zone)
+    active = tuple(
+        doc.checked((*path, "active", i), text, EXPECTED_WINDOW, parse_window)
+        for i, text in enumerate(doc.array((*path, "active"), table.get("active", []), f"a list of {EXPECTED_WINDOW}"))
+    )
+    cron = {
+        key: doc.checked((*path, key), table[key], EXPECTED_CRON, check_cron)
+        for key in ("cron_start", "cron_stop")
+        if key in table
+    }
+    if not active and not cron:
+        raise doc.error(path, "a schedule needs `active` windows or `cron_start`/`cron_stop` (expected e.g. "
+                        'active = ["Mon-Fri 08:00-19:00"])')  # fmt: skip
+    holidays = doc.array((*path, "holidays"), table.get("holidays", []), "a list of dates such as [2026-12-25]")
+    return Schedule(
+        tz=tz,
+        active=active,
+        cron_start=cron.get("cron_start"),
+        cron_stop=cron.get("cron_stop"),
+        on_start=doc.choice((*path, "on_start"), table.get("on_start", OnStart.RESUME.value), OnStart),
+        on_end=doc.choice((*path, "on_end"), table.get("on_end", OnEnd.PAUSE.value), OnEnd),
+        holidays=frozenset(_holiday(doc, (*path, "holidays", i), day) for i, day in enumerate(holidays)),
+        enforce=doc.boolean((*path, "enforce"), table.get("enforce", False)),
+    )
+
+
+def _holiday(doc: Doc, path: KeyPath, value: object) -> date:
+    if isinstance(value, date) and type(value) is date:
+        return value
+    if isinstance(value, str) and _ISO_DATE.match(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise doc.error(path, f"expected a date such as 2026-12-25 or '2026-12-25', got {describe(value)}")
+
+
+def _budget(doc: Doc, path: KeyPath, value: object) -> Budget:
+    table = doc.table(path, value, _KEYS["budget"])
+    caps = {
+        key: doc.amount((*path, key), table[key], EXPECTED_USD) for key in ("daily_usd", "monthly_usd") if key in table
+    }
+    if not caps:
+        raise doc.error(path, "a budget needs daily_usd or monthly_usd (expected e.g. { daily_usd = 20 })")
+    default = Budget()
+    warn_at = default.warn_at
+    if "warn_at" in table:
+        warn_at = doc.amount(
+            (*path, "warn_at"), table["warn_at"], "a fraction above 0 and at most 1, such as 0.8", at_most=1
+        )
+    return Budget(
+        daily_usd=caps.get("daily_usd"),
+        monthly_usd=caps.get("monthly_usd"),
+        warn_at=warn_at,
+        on_exceed=doc.choice((*path, "on_exceed"), table.get("on_exceed", default.on_exceed.value), OnExceed),
+        cap_replicas=doc.integer((*path, "cap_replicas"), table.get("cap_replicas", default.cap_replicas), minimum=1),
+    )

@@ -1,0 +1,122 @@
+"""Manual operations on endpoints (CLI, client): act through the API, audit in the ledger, wait for ready."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from epmgr.clock import Clock
+from epmgr.domain.model import (
+    ActionKind,
+    ActionRecord,
+    Actor,
+    ChangeSource,
+    EndpointRecord,
+    EndpointRef,
+    EndpointSnapshot,
+    Outcome,
+)
+from epmgr.domain.wake import WakeStep, next_wake_step, poll_delay
+from epmgr.errors import EndpointFailed, EpmgrError, WakeTimeout
+from epmgr.ledger import Ledger
+from epmgr.ports import EndpointsAPI
+
+Progress = Callable[[EndpointSnapshot, timedelta], None]
+
+
+@dataclass
+class Operator:
+    """Performs actions on one namespace's endpoints and writes each to the audit log with what it caused."""
+
+    api: EndpointsAPI
+    ledger: Ledger
+    clock: Clock
+    actor: Actor = Actor.CLI
+
+    def ref(self, name: str) -> EndpointRef:
+        return EndpointRef(self.api.namespace, name)
+
+    def act(
+        self, kind: ActionKind, name: str, reason: str, call: Callable[[], EndpointSnapshot | None]
+    ) -> EndpointSnapshot | None:
+        """Run ``call`` and audit it: outcome ok with the state change it caused, or failed with the error."""
+        ref = self.ref(name)
+        requested_at = self.clock.now()
+        try:
+            snapshot = call()
+        except EpmgrError as exc:
+            self.ledger.record_action(
+                ActionRecord(ref, kind, reason, self.actor, requested_at, Outcome.FAILED, str(exc))
+            )
+            raise
+        self.ledger.record_action(ActionRecord(ref, kind, reason, self.actor, requested_at, Outcome.OK))
+        if snapshot is not None:
+            self.observe(snapshot, ChangeSource.ACTION)
+        return snapshot
+
+    def observe(self, snapshot: EndpointSnapshot, source: ChangeSource = ChangeSource.OBSERVED) -> None:
+        """Record what the API showed: the endpoint's record, and a state change if anything changed."""
+        now = self.clock.now()
+        known = self.ledger.endpoint(snapshot.ref)
+        self.ledger.upsert_endpoint(
+            EndpointRecord(
+                snapshot.ref,
+                snapshot.instance,
+                snapshot.price_per_hour,
+                managed=known.managed if known else False,
+                policy=known.policy if known else None,
+            ),
+            seen_at=now,
+        )
+        self.ledger.record_snapshot(snapshot, now, source)
+
+    def wait_ready(
+        self,
+        name: str,
+        timeout: timedelta,
+        *,
+        on_progress: Progress | None = None,
+        poll_cap: timedelta = timedelta(seconds=5),
+    ) -> EndpointSnapshot:
+        """Poll until the endpoint is running and its health route answers 200.
+
+        Raises:
+            EndpointFailed: It is failed (or its update failed).
+            WakeTimeout: It was not ready within ``timeout``; the message names its last state.
+        """
+        started = self.clock.now()
+        attempt = 0
+        while True:
+            attempt += 1
+            snapshot = self.api.get(name)
+            self.observe(snapshot)
+            waited = self.clock.now() - started
+            if on_progress is not None:
+                on_progress(snapshot, waited)
+            step = next_wake_step(snapshot.state)
+            if step == WakeStep.FAIL:
+                raise EndpointFailed(
+                    f"{snapshot.ref} is {snapshot.state.value}: {snapshot.message or 'no message'}; it needs a person",
+                    endpoint=str(snapshot.ref),
+                )
+            if step == WakeStep.READY and self.api.is_healthy(snapshot):
+                return snapshot
+            if waited >= timeout:
+                raise _timeout(snapshot, waited, step)
+            delay = min(poll_delay(attempt, cap=poll_cap), max(timeout - waited, timedelta(0)))
+            self.clock.sleep(delay.total_seconds())
+
+
+def _timeout(snapshot: EndpointSnapshot, waited: timedelta, step: WakeStep) -> WakeTimeout:
+    hint = {
+        WakeStep.RESUME: " (a paused endpoint needs `epmgr resume`)",
+        WakeStep.TRIGGER: " (a scaled-to-zero endpoint wakes on a request or `epmgr resume`)",
+    }.get(step, "")
+    seconds = waited.total_seconds()
+    return WakeTimeout(
+        f"{snapshot.ref} was not ready after {seconds:.0f}s; last state {snapshot.state.value}{hint}",
+        endpoint=str(snapshot.ref),
+        last_state=snapshot.state.value,
+        waited_s=seconds,
+    )
