@@ -183,7 +183,38 @@ class ActionRecord:
     requested_at: datetime
     outcome: Outcome
     error: str | None = None
+    policy: str | None = None  # the rule behind it: "idle", "schedule", "budget", "manual", ...
     id: int | None = None
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A hold on waking an endpoint: while it is in force, clients refuse to wake it (e.g. a budget paused it).
+
+    It ends at ``until`` (e.g. when the budget period resets) or when a person releases it.
+    """
+
+    ref: EndpointRef
+    kind: str
+    reason: str
+    created_at: datetime
+    until: datetime | None = None
+    released_at: datetime | None = None
+    released_by: str | None = None
+    id: int | None = None
+
+    def in_force(self, now: datetime) -> bool:
+        return self.released_at is None and (self.until is None or now < self.until)
+
+
+@dataclass(frozen=True)
+class PriceRecord:
+    """The price per replica-hour of an instance, where it came from ("api", "published", "config") and when."""
+
+    instance: Instance
+    price_per_hour: Decimal
+    source: str
+    read_at: datetime
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,7 @@ class ActionRow(Base):
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
     outcome: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
+    policy: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (Index("ix_actions_endpoint_requested", "endpoint_id", "requested_at"),)
 
@@ -117,6 +118,41 @@ class LeaseRow(Base):
     holder: Mapped[str] = mapped_column(String(160))
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PriceRow(Base):
+    """The price per replica-hour of one instance, with where it came from and when it was read."""
+
+    __tablename__ = "prices"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    vendor: Mapped[str] = mapped_column(String(32))
+    region: Mapped[str] = mapped_column(String(64))
+    accelerator: Mapped[str] = mapped_column(String(32))
+    instance_type: Mapped[str] = mapped_column(String(64))
+    instance_size: Mapped[str] = mapped_column(String(32))
+    price_per_hour: Mapped[Decimal] = mapped_column(Price)
+    source: Mapped[str] = mapped_column(String(16))
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("uq_prices_instance", "vendor", "region", "instance_type", "instance_size", unique=True),)
+
+
+class HoldRow(Base):
+    """A hold on waking an endpoint (a budget paused it): clients refuse to wake it until it ends."""
+
+    __tablename__ = "holds"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("endpoints.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    released_by: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_holds_endpoint_released", "endpoint_id", "released_at"),)
 
 
 metadata = Base.metadata

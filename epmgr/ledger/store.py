@@ -23,16 +23,18 @@ from epmgr.domain.model import (
     EndpointRef,
     EndpointSnapshot,
     EndpointState,
+    Hold,
     Instance,
     Lease,
     Outcome,
+    PriceRecord,
     RequestRecord,
     StateChange,
 )
 from epmgr.errors import LedgerError, SchemaOutdated
 from epmgr.ledger import migrate
 from epmgr.ledger.engine import make_engine, normalize_url
-from epmgr.ledger.schema import ActionRow, EndpointRow, LeaseRow, RequestRow, StateChangeRow
+from epmgr.ledger.schema import ActionRow, EndpointRow, HoldRow, LeaseRow, PriceRow, RequestRow, StateChangeRow
 from epmgr.ledger.types import UTCDateTime
 
 # A request still "in flight" after this long is taken as abandoned (its client crashed) and stops
@@ -376,6 +378,7 @@ class Ledger:
                 "requested_at": action.requested_at,
                 "outcome": action.outcome.value,
                 "error": action.error,
+                "policy": action.policy,
             }
             return int(conn.execute(insert(ActionRow).values(**values).returning(ActionRow.id)).scalar_one())
 
@@ -402,10 +405,98 @@ class Ledger:
                 requested_at=row.requested_at,
                 outcome=Outcome(row.outcome),
                 error=row.error,
+                policy=row.policy,
                 id=row.id,
             )
             for row in reversed(rows)
         ]
+
+    # -- holds ------------------------------------------------------------------------------------
+
+    def place_hold(self, hold: Hold) -> int:
+        """Put a hold on waking an endpoint (e.g. a budget paused it)."""
+        with self._write() as conn:
+            values = {
+                "endpoint_id": self._endpoint_id(conn, hold.ref, hold.created_at),
+                "kind": hold.kind,
+                "reason": hold.reason,
+                "created_at": hold.created_at,
+                "until": hold.until,
+            }
+            return int(conn.execute(insert(HoldRow).values(**values).returning(HoldRow.id)).scalar_one())
+
+    def active_hold(self, ref: EndpointRef, now: datetime) -> Hold | None:
+        """The newest hold in force on ``ref`` at ``now``, if any."""
+        query = (
+            select(HoldRow.__table__, *_REF_COLUMNS)
+            .join(EndpointRow)
+            .where(EndpointRow.namespace == ref.namespace, EndpointRow.name == ref.name)
+            .where(HoldRow.released_at.is_(None), or_(HoldRow.until.is_(None), HoldRow.until > now))
+            .order_by(HoldRow.created_at.desc(), HoldRow.id.desc())
+            .limit(1)
+        )
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return Hold(
+            ref=ref,
+            kind=row.kind,
+            reason=row.reason,
+            created_at=row.created_at,
+            until=row.until,
+            released_at=row.released_at,
+            released_by=row.released_by,
+            id=row.id,
+        )
+
+    def release_holds(self, ref: EndpointRef, now: datetime, by: str) -> int:
+        """End every hold in force on ``ref`` (a person overrode it); returns how many."""
+        with self._write() as conn:
+            endpoint_id = self._endpoint_id(conn, ref, now)
+            released = conn.execute(
+                update(HoldRow)
+                .where(HoldRow.endpoint_id == endpoint_id, HoldRow.released_at.is_(None))
+                .where(or_(HoldRow.until.is_(None), HoldRow.until > now))
+                .values(released_at=now, released_by=by)
+            )
+            return int(released.rowcount)
+
+    # -- prices -------------------------------------------------------------------------------------
+
+    def record_prices(self, prices: Sequence[PriceRecord]) -> None:
+        """Cache prices (one row per instance: the newest reading replaces the last)."""
+        with self._write() as conn:
+            for price in prices:
+                i = price.instance
+                match = (
+                    PriceRow.vendor == i.vendor,
+                    PriceRow.region == i.region,
+                    PriceRow.instance_type == i.instance_type,
+                    PriceRow.instance_size == i.instance_size,
+                )
+                values = {
+                    "accelerator": i.accelerator,
+                    "price_per_hour": price.price_per_hour,
+                    "source": price.source,
+                    "read_at": price.read_at,
+                }
+                if not conn.execute(update(PriceRow).where(*match).values(**values)).rowcount:
+                    conn.execute(insert(PriceRow).values({**_instance_columns(i), **values}))
+
+    def prices(self) -> list[PriceRecord]:
+        """Every cached price."""
+        with self._read() as conn:
+            rows = conn.execute(select(PriceRow.__table__).order_by(PriceRow.vendor, PriceRow.region, PriceRow.id))
+            return [
+                PriceRecord(
+                    instance=Instance(r.vendor, r.region, r.accelerator, r.instance_type, r.instance_size),
+                    price_per_hour=Decimal(r.price_per_hour),
+                    source=r.source,
+                    read_at=r.read_at,
+                )
+                for r in rows.all()
+            ]
 
     # -- leases -------------------------------------------------------------------------------------
 

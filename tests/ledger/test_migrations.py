@@ -17,7 +17,7 @@ from epmgr.ledger import make_engine, migrate
 from epmgr.ledger.schema import metadata
 
 ROOT = Path(__file__).resolve().parents[2]
-TABLES = {"endpoints", "requests", "state_changes", "actions", "leases", "alembic_version"}
+TABLES = {"endpoints", "requests", "state_changes", "actions", "leases", "prices", "holds", "alembic_version"}
 
 
 def test_upgrade_from_an_empty_database_reaches_head(ledger_url: str) -> None:
@@ -77,6 +77,7 @@ def test_the_wheel_ships_the_migrations(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "epmgr/_migrations/env.py" in names
     assert "epmgr/_migrations/versions/0001_initial.py" in names
+    assert "epmgr/_migrations/versions/0002_prices_holds.py" in names
     assert "epmgr/py.typed" in names
     assert not any(name.startswith("migrations/") for name in names)
 

@@ -172,3 +172,36 @@ def test_a_lease_has_one_holder_until_it_expires(ledger: Ledger) -> None:
     assert ledger.release_lease("daemon", "host-b")
     assert ledger.lease("daemon") is None
     assert ledger.acquire_lease("daemon", "host-a", ttl, T0 + timedelta(seconds=52))
+
+
+def test_a_hold_is_in_force_until_it_ends_or_is_released(ledger: Ledger) -> None:
+    from epmgr.domain.model import Hold
+
+    assert ledger.active_hold(EP, T0) is None
+    midnight = T0.replace(hour=0) + timedelta(days=1)
+    ledger.place_hold(Hold(EP, "budget", "daily budget of $20 used up", T0, until=midnight))
+    hold = ledger.active_hold(EP, T0 + timedelta(hours=1))
+    assert hold is not None and hold.kind == "budget" and hold.until == midnight and hold.in_force(T0)
+    assert ledger.active_hold(EP, midnight) is None  # the budget period reset
+    assert ledger.active_hold(OTHER, T0) is None
+
+    ledger.place_hold(Hold(EP, "budget", "monthly budget used up", T0 + timedelta(minutes=5)))
+    assert ledger.release_holds(EP, T0 + timedelta(hours=2), by="cli") == 2
+    assert ledger.active_hold(EP, T0 + timedelta(hours=3)) is None
+
+
+def test_prices_are_cached_one_per_instance(ledger: Ledger) -> None:
+    from epmgr.domain.model import PriceRecord
+
+    ledger.record_prices([PriceRecord(L4, Decimal("0.8"), "published", T0)])
+    ledger.record_prices([PriceRecord(L4, Decimal("0.85"), "api", T0 + timedelta(hours=1))])
+    (price,) = ledger.prices()
+    assert (price.price_per_hour, price.source, price.read_at) == (Decimal("0.85"), "api", T0 + timedelta(hours=1))
+    assert price.instance == L4
+
+
+def test_actions_keep_their_policy(ledger: Ledger) -> None:
+    ledger.record_action(
+        ActionRecord(EP, ActionKind.PAUSE, "over budget", Actor.DAEMON, T0, Outcome.OK, None, "budget")
+    )
+    assert ledger.actions(EP)[0].policy == "budget"
