@@ -12,14 +12,16 @@ from epmgr.domain.model import (
     ActionRecord,
     Actor,
     ChangeSource,
-    EndpointRecord,
     EndpointRef,
     EndpointSnapshot,
+    EndpointState,
     Outcome,
+    StateChange,
 )
 from epmgr.domain.wake import WakeStep, next_wake_step, poll_delay
 from epmgr.errors import EndpointFailed, EpmgrError, WakeTimeout
 from epmgr.ledger import Ledger
+from epmgr.observe import observe_snapshot
 from epmgr.ports import EndpointsAPI
 
 Progress = Callable[[EndpointSnapshot, timedelta], None]
@@ -53,23 +55,17 @@ class Operator:
         self.ledger.record_action(ActionRecord(ref, kind, reason, self.actor, requested_at, Outcome.OK))
         if snapshot is not None:
             self.observe(snapshot, ChangeSource.ACTION)
+        elif kind == ActionKind.DELETE:
+            last = self.ledger.last_state_change(ref)
+            gone = StateChange(
+                ref, last.to_state if last else None, EndpointState.DELETED, self.clock.now(), ChangeSource.ACTION
+            )
+            self.ledger.record_state_change(gone)
         return snapshot
 
     def observe(self, snapshot: EndpointSnapshot, source: ChangeSource = ChangeSource.OBSERVED) -> None:
-        """Record what the API showed: the endpoint's record, and a state change if anything changed."""
-        now = self.clock.now()
-        known = self.ledger.endpoint(snapshot.ref)
-        self.ledger.upsert_endpoint(
-            EndpointRecord(
-                snapshot.ref,
-                snapshot.instance,
-                snapshot.price_per_hour,
-                managed=known.managed if known else False,
-                policy=known.policy if known else None,
-            ),
-            seen_at=now,
-        )
-        self.ledger.record_snapshot(snapshot, now, source)
+        """Record what the API showed, by the same rules as the daemon's observation (dating, gaps)."""
+        observe_snapshot(self.ledger, snapshot, self.clock.now(), self.ledger.endpoint(snapshot.ref), source=source)
 
     def wait_ready(
         self,

@@ -24,7 +24,7 @@ from epmgr.domain.model import (
     Instance,
     Outcome,
 )
-from epmgr.errors import ApiError, BadRequest
+from epmgr.errors import ApiError, BadRequest, BudgetExceeded
 from epmgr.operations import Operator
 from epmgr.ports import EndpointsAPI
 from epmgr.specfile import load_spec_file
@@ -225,17 +225,32 @@ def pause(app: AppContext, name: str, reason: str | None) -> None:
 @REASON
 @click.option("--wait/--no-wait", default=False, help="Wait until it serves (health route answers 200).")
 @click.option("--timeout", type=DURATION, default="15m", show_default=True, help="How long --wait waits.")
+@click.option("--force", is_flag=True, help="Resume even if a budget holds it asleep (releases the hold).")
 @json_option
 @pass_app
-def resume(app: AppContext, name: str, reason: str | None, wait: bool, timeout: timedelta) -> None:
+def resume(app: AppContext, name: str, reason: str | None, wait: bool, timeout: timedelta, force: bool) -> None:
     """Resume a paused (or scaled-to-zero) endpoint; one already running is left as it is.
+
+    An endpoint a budget paused stays asleep until the budget resets; --force overrides that until then.
 
     \b
     Example:
         epmgr resume phi3-mini --wait --timeout 10m
+        epmgr resume phi3-mini --force --reason "demo for the board"
     """
     op = operator(app)
     verb = "resumed"
+    now = op.clock.now()
+    hold = op.ledger.active_hold(op.ref(name), now)
+    if hold is not None and not force:
+        until = f" until {hold.until.isoformat(timespec='minutes')}" if hold.until else ""
+        raise BudgetExceeded(
+            f"{op.ref(name)} is held asleep{until}: {hold.reason}; use `epmgr resume {name} --force` to override",
+            endpoint=str(op.ref(name)),
+        )
+    if hold is not None:
+        op.ledger.release_holds(op.ref(name), now, by="cli")
+        verb = "resumed (budget hold released)"
     try:
         snapshot = op.act(
             ActionKind.RESUME, name, reason or "resumed by hand", lambda: op.api.resume(name, running_ok=False)

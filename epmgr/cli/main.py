@@ -9,9 +9,12 @@ import click
 
 from epmgr import __version__
 from epmgr.cli.context import AppContext
+from epmgr.cli.cost import cost
+from epmgr.cli.daemon import daemon, status
 from epmgr.cli.db import db
 from epmgr.cli.emulator import emulator
 from epmgr.cli.endpoints import COMMANDS as ENDPOINT_COMMANDS
+from epmgr.cli.proxy import proxy
 from epmgr.errors import EpmgrError
 
 
@@ -52,8 +55,12 @@ def cli(
     ctx.obj = AppContext(config_path=config_path, db_url=db_url, namespace=namespace, json=as_json)
 
 
+cli.add_command(cost)
 cli.add_command(db)
 cli.add_command(emulator)
+cli.add_command(proxy)
+cli.add_command(daemon)
+cli.add_command(status)
 for command in ENDPOINT_COMMANDS:
     cli.add_command(command)
 

@@ -21,6 +21,7 @@ class EndpointState(str, enum.Enum):
     PAUSED = "paused"
     FAILED = "failed"
     SCALED_TO_ZERO = "scaledToZero"
+    DELETED = "deleted"  # epmgr's own: it is gone from the API (costs nothing; a new one may take the name)
     UNKNOWN = "unknown"
 
     @classmethod

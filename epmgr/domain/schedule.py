@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import time
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 EXPECTED_WINDOW = 'a window such as "Mon-Fri 08:00-19:00" or "Sat 10:00-14:00"'
@@ -78,3 +79,109 @@ def parse_window(text: str) -> Window:
     if start == end:
         raise ValueError(f"window {text!r} starts and ends at the same time")
     return Window(days=_parse_days(match["days"]), start=start, end=end, text=text.strip())
+
+
+@dataclass(frozen=True)
+class ScheduleState:
+    """Where a schedule stands at one instant (all times aware UTC).
+
+    Attributes:
+        active: True inside an active window.
+        since: The edge that started the current phase (the last window start if active, else the last window
+            end), or None when there was none in the look-back.
+        next_change: The next edge, or None when there is none in the look-ahead.
+    """
+
+    active: bool
+    since: datetime | None = None
+    next_change: datetime | None = None
+
+
+# Windows are expanded over this many local days either side of "now": a week plus a day covers any weekly window
+# and its overnight tail.
+_SPAN_DAYS = 8
+
+
+def _local(day: date, at: time, tz: tzinfo) -> datetime:
+    """A local wall-clock time as aware UTC.
+
+    A time skipped by a DST change (e.g. 02:30 on the spring-forward night) takes the offset from before the change,
+    so it lands an hour later in wall-clock terms; a repeated time (fall-back night) is its first occurrence.
+    """
+    return datetime.combine(day, at, tzinfo=tz).astimezone(timezone.utc)
+
+
+def window_intervals(
+    windows: Sequence[Window], tz: tzinfo, now: datetime, holidays: frozenset[date] = frozenset()
+) -> list[tuple[datetime, datetime]]:
+    """The active intervals around ``now`` (a week and a day either side), merged and in UTC.
+
+    A window opens on its local weekday unless that local date is a holiday; an overnight window that opened the
+    evening before a holiday still runs to its end.
+    """
+    today = now.astimezone(tz).date()
+    intervals: list[tuple[datetime, datetime]] = []
+    for offset in range(-_SPAN_DAYS, _SPAN_DAYS + 1):
+        day = today + timedelta(days=offset)
+        if day in holidays:
+            continue
+        for window in windows:
+            if day.weekday() not in window.days:
+                continue
+            end_day = day + timedelta(days=1) if window.overnight else day
+            start, end = _local(day, window.start, tz), _local(end_day, window.end, tz)
+            if end > start:
+                intervals.append((start, end))
+    intervals.sort()
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in intervals:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def windows_state(
+    windows: Sequence[Window], tz: tzinfo, now: datetime, holidays: frozenset[date] = frozenset()
+) -> ScheduleState:
+    """Whether ``now`` is inside one of ``windows`` (local to ``tz``), since when, and until when.
+
+    Example:
+        >>> from zoneinfo import ZoneInfo
+        >>> w = parse_window("Mon-Fri 08:00-19:00")
+        >>> windows_state([w], ZoneInfo("UTC"), datetime(2026, 3, 2, 9, tzinfo=timezone.utc)).active
+        True
+    """
+    last_end: datetime | None = None
+    for start, end in window_intervals(windows, tz, now, holidays):
+        if start <= now < end:
+            return ScheduleState(True, since=start, next_change=end)
+        if now < start:
+            return ScheduleState(False, since=last_end, next_change=start)
+        last_end = end
+    return ScheduleState(False, since=last_end, next_change=None)
+
+
+def edges_state(
+    last_start: datetime | None, last_stop: datetime | None, next_start: datetime | None, next_stop: datetime | None
+) -> ScheduleState:
+    """The state given by start/stop edges (e.g. cron expressions): active when the last start is the later edge.
+
+    With only a start expression, the schedule is "active" from each start on (the stop never comes), and with only
+    a stop expression it is inactive from each stop on.
+    """
+    if last_start is not None and (last_stop is None or last_start > last_stop):
+        return ScheduleState(True, since=last_start, next_change=next_stop)
+    return ScheduleState(False, since=last_stop, next_change=next_start)
+
+
+def combine(first: ScheduleState | None, second: ScheduleState | None) -> ScheduleState | None:
+    """Union of two schedules: active when either is; the phase started at the later of the relevant edges."""
+    if first is None or second is None:
+        return first or second
+    active = first.active or second.active
+    phases = [s for s in (first, second) if s.active == active]
+    since = max((s.since for s in phases if s.since is not None), default=None)
+    changes = [s.next_change for s in (first, second) if s.next_change is not None]
+    return ScheduleState(active, since=since, next_change=min(changes, default=None))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from epmgr.domain.model import EndpointState
 
@@ -45,3 +46,106 @@ def poll_delay(attempt: int, *, first: timedelta = timedelta(milliseconds=250), 
     """Capped doubling poll interval: ``first``, 2x, 4x, ... never above ``cap`` (``attempt`` counts from 1)."""
     delay = first * int(2 ** max(attempt - 1, 0))
     return min(delay, cap)
+
+
+# -- the wake state machine the client drives ------------------------------------------------------
+
+
+class WakeAction(str, enum.Enum):
+    """What the client does next while making an endpoint serve (see :func:`plan_wake`)."""
+
+    SEND = "send"  # running and healthy: send the request
+    SEND_HOLDING = "send_holding"  # scaled to zero: send with X-Scale-Up-Timeout (the request starts the scale-up)
+    RESUME = "resume"  # paused: the lease holder calls resume once
+    WAIT = "wait"  # on its way: poll (health route near readiness, the API less often)
+    FAIL = "fail"  # failed: a person must look (EndpointFailed at once)
+    REFUSE_BUDGET = "refuse_budget"  # a budget hold is in force (BudgetExceeded at once)
+    GIVE_UP = "give_up"  # the deadline passed (WakeTimeout)
+
+
+@dataclass(frozen=True)
+class WakeView:
+    """Everything :func:`plan_wake` looks at, gathered by the client at one moment.
+
+    Args:
+        state: The endpoint's last known state.
+        healthy: Its health route answered 200 (only meaningful while running).
+        budget_hold: A budget hold is in force on it (a budget paused it).
+        resumed: This wake already made (or saw) the one resume call.
+        waited: Time since the wake started.
+        timeout: The overall limit.
+    """
+
+    state: EndpointState
+    healthy: bool = False
+    budget_hold: bool = False
+    resumed: bool = False
+    waited: timedelta = timedelta(0)
+    timeout: timedelta = timedelta(minutes=10)
+
+
+def plan_wake(view: WakeView) -> WakeAction:
+    """The next action for an endpoint someone wants an answer from.
+
+    Precedence: failed → FAIL; running and healthy → SEND; budget hold on a sleeping endpoint →
+    REFUSE_BUDGET (waking it would spend money the budget refused); deadline passed → GIVE_UP; paused and not yet
+    resumed → RESUME; scaled to zero → SEND_HOLDING; anything else (pending, initializing, updating, running but
+    not yet healthy, unknown) → WAIT.
+
+    Example:
+        >>> plan_wake(WakeView(EndpointState.PAUSED))
+        <WakeAction.RESUME: 'resume'>
+    """
+    step = next_wake_step(view.state)
+    if step == WakeStep.FAIL:
+        return WakeAction.FAIL
+    if step == WakeStep.READY and view.healthy:
+        return WakeAction.SEND
+    if view.budget_hold and step in (WakeStep.RESUME, WakeStep.TRIGGER):
+        return WakeAction.REFUSE_BUDGET
+    if view.waited >= view.timeout:
+        return WakeAction.GIVE_UP
+    if step == WakeStep.RESUME and not view.resumed:
+        return WakeAction.RESUME
+    if step == WakeStep.TRIGGER:
+        return WakeAction.SEND_HOLDING
+    return WakeAction.WAIT
+
+
+@dataclass(frozen=True)
+class PollCadence:
+    """How often a waiting client looks: the health route often (it is cheap and shows readiness), the
+    management API rarely (it is rate limited), both with capped doubling.
+
+    ``health_cap`` <= 0.5 s is what makes a wait return within half a second of the endpoint becoming ready.
+    """
+
+    health_first: timedelta = timedelta(milliseconds=50)
+    health_cap: timedelta = timedelta(milliseconds=400)
+    api_first: timedelta = timedelta(milliseconds=250)
+    api_cap: timedelta = timedelta(seconds=5)
+
+    def health_delay(self, attempt: int) -> timedelta:
+        return poll_delay(attempt, first=self.health_first, cap=self.health_cap)
+
+    def api_delay(self, attempt: int) -> timedelta:
+        return poll_delay(attempt, first=self.api_first, cap=self.api_cap)
+
+
+def budget_message(endpoint: str, reason: str, until: datetime | None) -> str:
+    """The one-line BudgetExceeded message: which endpoint, why, when it resets, how to override."""
+    resets = f"the budget resets at {until.isoformat(timespec='minutes')}" if until else "the hold has no end date"
+    return (
+        f"{endpoint} is paused by its budget ({reason}); epmgr will not wake it: {resets}, "
+        f"or `epmgr resume --force {endpoint.rsplit('/', 1)[-1]}` overrides"
+    )
+
+
+def failed_message(endpoint: str, state: EndpointState, detail: str = "") -> str:
+    """The one-line EndpointFailed message."""
+    return f"{endpoint} is {state.value}: {detail or 'no message'}; waking it will not help, it needs a person"
+
+
+def timeout_message(endpoint: str, state: EndpointState, waited: timedelta) -> str:
+    """The one-line WakeTimeout message: the endpoint, its last state, and how long the client waited."""
+    return f"{endpoint} was not ready after {waited.total_seconds():.1f}s of waiting; last state {state.value}"

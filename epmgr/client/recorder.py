@@ -1,0 +1,205 @@
+"""Activity recording off the hot path: requests are queued in memory and written to the ledger in batches.
+
+A request costs the caller two appends under a lock. A background thread flushes every ``interval`` (or as soon
+as ``batch`` records wait): requests that finished before their flush become one complete row; requests still
+running become an in-flight row (``finished_at`` NULL) and are finished by a later flush. So the daemon sees a
+request in flight at most ``interval`` after it started, and a short request costs one insert. Everything is
+flushed on :meth:`ActivityRecorder.close` and at interpreter exit; a crash loses at most the last interval.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import threading
+import weakref
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from epmgr.clock import Clock, SystemClock
+from epmgr.domain.model import EndpointRef, RequestRecord
+from epmgr.errors import EpmgrError
+from epmgr.ledger import Ledger
+from epmgr.ledger.store import RequestFinish
+
+log = logging.getLogger(__name__)
+
+_LIVE: weakref.WeakSet[ActivityRecorder] = weakref.WeakSet()
+
+
+@dataclass
+class Pending:
+    """One request the recorder knows about (a handle the caller passes back to :meth:`ActivityRecorder.finish`)."""
+
+    ref: EndpointRef
+    started_at: datetime
+    client_id: str | None
+    row_id: int | None = None
+    finished_at: datetime | None = None
+    status_code: int | None = None
+    body: bytes | None = field(default=None, repr=False)  # the answer (or a stream's tail): tokens parsed later
+
+
+class ActivityRecorder:
+    """Batches request records into the ledger from a background thread.
+
+    Args:
+        ledger: Where rows go.
+        client_id: Stored with each row ("client", "proxy", "langchain", ...).
+        interval: Seconds between flushes; also the longest a running request stays unmarked.
+        batch: Flush early once this many records wait.
+        clock: Source of timestamps.
+
+    Example:
+        >>> recorder = ActivityRecorder(ledger)  # doctest: +SKIP
+        >>> handle = recorder.start(ref)  # doctest: +SKIP
+        >>> recorder.finish(handle, 200, body=b'{"usage": {...}}')  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        client_id: str | None = "client",
+        interval: float = 0.2,
+        batch: int = 500,
+        clock: Clock | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.client_id = client_id
+        self.interval = interval
+        self.batch = batch
+        self.clock = clock or SystemClock()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._new: list[Pending] = []  # started, not yet written
+        self._done: list[Pending] = []  # finished after their in-flight row was written
+        self._flush_lock = threading.Lock()
+        self._closed = False
+        self.written = 0  # rows inserted (for tests and benchmarks)
+        self._thread = threading.Thread(target=self._run, name="epmgr-recorder", daemon=True)
+        self._thread.start()
+        _LIVE.add(self)
+
+    def start(self, ref: EndpointRef, started_at: datetime | None = None) -> Pending:
+        """Note that a request to ``ref`` starts now; returns the handle to finish it with."""
+        pending = Pending(ref, started_at or self.clock.now(), self.client_id)
+        with self._lock:
+            self._new.append(pending)
+            waiting = len(self._new)
+        if waiting >= self.batch:
+            self._wake.set()
+        return pending
+
+    def finish(self, pending: Pending, status_code: int | None, *, body: bytes | None = None) -> None:
+        """Note that the request ended with ``status_code`` (None: no response); ``body`` gives token counts."""
+        with self._lock:
+            pending.finished_at = self.clock.now()
+            pending.status_code = status_code
+            pending.body = body
+            if pending.row_id is not None:
+                self._done.append(pending)
+
+    def flush(self) -> None:
+        """Write everything queued now (called by the thread, by :meth:`close` and at exit)."""
+        with self._flush_lock:
+            with self._lock:
+                new, self._new = self._new, []
+                done, self._done = self._done, []
+            try:
+                self._write(new, done)
+            except EpmgrError as exc:  # the ledger is unusable: lose this batch rather than the caller's request
+                log.warning("could not record %d requests: %s", len(new) + len(done), exc)
+
+    def _write(self, new: list[Pending], done: list[Pending]) -> None:
+        if new:
+            records = []
+            for p in new:  # read each under the lock: a request may finish while we build its row
+                with self._lock:
+                    finished_at, status = p.finished_at, p.status_code
+                tokens = token_counts(p.body) if finished_at is not None else (None, None)
+                records.append(
+                    RequestRecord(
+                        ref=p.ref,
+                        started_at=p.started_at,
+                        finished_at=finished_at,
+                        status_code=status,
+                        latency=finished_at - p.started_at if finished_at else None,
+                        client_id=p.client_id,
+                        tokens_in=tokens[0],
+                        tokens_out=tokens[1],
+                    )
+                )
+            ids = self.ledger.record_requests(records)
+            self.written += len(ids)
+            with self._lock:
+                for p, record, row_id in zip(new, records, ids, strict=True):
+                    p.row_id = row_id
+                    if record.finished_at is None and p.finished_at is not None:
+                        done.append(p)  # it finished while its in-flight row was being written
+        if done:
+            finishes = []
+            for p in done:
+                assert p.finished_at is not None and p.row_id is not None
+                tokens_in, tokens_out = token_counts(p.body)
+                finishes.append(RequestFinish(p.row_id, p.finished_at, p.status_code, tokens_in, tokens_out))
+            self.ledger.finish_requests(finishes)
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            self.flush()
+
+    def close(self) -> None:
+        """Flush what is queued and stop the thread (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._wake.set()
+        self._thread.join(timeout=10)
+        self.flush()
+        _LIVE.discard(self)
+
+
+def token_counts(body: bytes | None) -> tuple[int | None, int | None]:
+    """Prompt and generated token counts from an answer (OpenAI ``usage``, TGI ``details``), when it has them.
+
+    For a stream, ``body`` is its tail: the last event carrying ``usage`` or ``details`` counts.
+    """
+    if not body:
+        return None, None
+    for chunk in reversed(body.split(b"\n")):
+        chunk = chunk.strip()
+        if chunk.startswith(b"data:"):
+            chunk = chunk[5:].strip()
+        if not chunk.startswith((b"{", b"[")) or (b"usage" not in chunk and b"details" not in chunk):
+            continue
+        try:
+            data = json.loads(chunk)
+        except ValueError:
+            continue
+        if isinstance(data, list) and data:
+            data = data[0]
+        if not isinstance(data, dict):
+            continue
+        usage = data.get("usage")
+        if isinstance(usage, dict):
+            return _int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens"))
+        details = data.get("details")
+        if isinstance(details, dict):
+            return _int(details.get("input_length") or details.get("prefill_length")), _int(
+                details.get("generated_tokens")
+            )
+    return None, None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for recorder in list(_LIVE):
+        recorder.close()

@@ -1,0 +1,200 @@
+"""EndpointClient: call an endpoint whatever state it is in (it is woken first), and record each call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, Literal, overload
+
+import httpx
+from huggingface_hub import ChatCompletionOutput, ChatCompletionStreamOutput
+
+from epmgr.client import payloads
+from epmgr.client.context import ClientParts, build_parts
+from epmgr.client.transport import WakingTransport
+from epmgr.client.waker import Ready
+
+
+def http_timeout(wake_timeout: float, read: float | None) -> httpx.Timeout:
+    """A held request may wait for a whole cold start: the read timeout covers the wake (unless given)."""
+    return httpx.Timeout(read if read is not None else wake_timeout + 60, connect=10.0)
+
+
+class EndpointClient:
+    """A client for one dedicated endpoint that wakes it on demand (sync).
+
+    Built from a name (the URL is looked up; settings come from the same configuration and environment as the
+    CLI: HF_TOKEN, EPMGR_NAMESPACE, EPMGR_HF_API_URL, EPMGR_DB_URL) or from a URL. Scaled to zero: the request is
+    held with ``X-Scale-Up-Timeout`` while it scales up. Paused: it is resumed (once, however many callers) and
+    the call waits until it serves. Failed: :class:`~epmgr.errors.EndpointFailed` at once. Paused by a budget:
+    :class:`~epmgr.errors.BudgetExceeded` at once. Not ready in time: :class:`~epmgr.errors.WakeTimeout`.
+
+    Args:
+        endpoint: The endpoint's name, or its URL.
+        namespace: Its namespace (default: the configured one).
+        wake_timeout: Seconds a call may wait for the endpoint to wake (default 600).
+        timeout: HTTP read timeout in seconds (default: ``wake_timeout`` + 60, since a held request waits).
+        record: Record each request in the ledger (default True).
+        hold: Send ``X-Scale-Up-Timeout`` so a scaled-to-zero endpoint holds requests (default True).
+        headers: Extra headers on every request.
+        **options: Passed to :func:`epmgr.client.context.build_parts` (``url``, ``token``, ``settings``, ``api``,
+            ``ledger``, ``recorder``, ``clock``, ``client_id``).
+
+    Example:
+        >>> with EndpointClient("phi3-mini") as client:  # doctest: +SKIP
+        ...     client.text_generation("Hello", max_new_tokens=20)
+        'echo: Hello'
+    """
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        *,
+        namespace: str | None = None,
+        wake_timeout: float = 600.0,
+        timeout: float | None = None,
+        record: bool = True,
+        hold: bool = True,
+        headers: dict[str, str] | None = None,
+        parts: ClientParts | None = None,
+        **options: Any,
+    ) -> None:
+        self.parts = parts or build_parts(
+            endpoint, namespace=namespace, wake_timeout=wake_timeout, record=record, **options
+        )
+        self.transport = WakingTransport(
+            self.parts.waker, self.parts.recorder, hold_s=self.parts.waker.timeout.total_seconds() if hold else None
+        )
+        auth = {"Authorization": f"Bearer {self.parts.token}"} if self.parts.token else {}
+        self._http = httpx.Client(
+            transport=self.transport,
+            headers={**auth, **(headers or {})},
+            timeout=http_timeout(self.parts.waker.timeout.total_seconds(), timeout),
+        )
+
+    def __repr__(self) -> str:
+        return f"EndpointClient({self.parts.waker.name!r})"
+
+    @property
+    def url(self) -> str | None:
+        """The endpoint's URL (None while it is paused and was never seen running)."""
+        return self.parts.resolve_url()
+
+    def ensure_awake(self) -> Ready:
+        """Wake the endpoint if needed and return once it serves (see the class for the errors)."""
+        self.parts.resolve_url()
+        return self.parts.waker.ensure_awake()
+
+    def _url(self, path: str) -> str:
+        base = self.parts.resolve_url()
+        if base is None:
+            base = self.ensure_awake().url
+            self.transport.mark_woken()
+        return f"{base}/{path.lstrip('/')}" if path else base
+
+    # -- raw requests -------------------------------------------------------------------------------
+
+    def request(self, method: str, path: str = "", **kwargs: Any) -> httpx.Response:
+        """Any request to the endpoint (``path`` relative to its URL); POSTs wake it and are recorded."""
+        return self._http.request(method, self._url(path), **kwargs)
+
+    @contextmanager
+    def stream(self, method: str, path: str = "", **kwargs: Any) -> Iterator[httpx.Response]:
+        """A streamed request (``with client.stream("POST", "/generate_stream", json=...) as r: ...``)."""
+        with self._http.stream(method, self._url(path), **kwargs) as response:
+            yield response
+
+    def _post_json(self, url: str, body: dict[str, Any]) -> Any:
+        response = self._http.post(url, json=body)
+        payloads.raise_for_status(response, self.parts.waker.name)
+        return response.json()
+
+    def _events(self, url: str, body: dict[str, Any]) -> Iterator[str]:
+        with self._http.stream("POST", url, json=body) as response:
+            if not response.is_success:
+                response.read()
+                payloads.raise_for_status(response, self.parts.waker.name)
+            yield from response.iter_lines()
+
+    # -- InferenceClient-compatible tasks -----------------------------------------------------------
+
+    @overload
+    def text_generation(
+        self, prompt: str, *, stream: Literal[False] = ..., details: Literal[False] = ..., **params: Any
+    ) -> str: ...
+
+    @overload
+    def text_generation(
+        self, prompt: str, *, stream: Literal[True], details: Literal[False] = ..., **params: Any
+    ) -> Iterator[str]: ...
+
+    @overload
+    def text_generation(self, prompt: str, *, stream: bool = ..., details: bool = ..., **params: Any) -> Any: ...
+
+    def text_generation(self, prompt: str, *, stream: bool = False, details: bool = False, **params: Any) -> Any:
+        """Generate text, with ``InferenceClient.text_generation``'s parameters and return types.
+
+        Returns:
+            The generated text; with ``details`` a ``TextGenerationOutput``; with ``stream`` an iterator of token
+            texts (or of ``TextGenerationStreamOutput`` with ``details``).
+        """
+        body = payloads.text_generation_payload(prompt, stream=stream, details=details, params=params)
+        url = self._url("")
+        if not stream:
+            return payloads.parse_text_generation(self._post_json(url, body), details=details)
+        return self._text_stream(url, body, details)
+
+    def _text_stream(self, url: str, body: dict[str, Any], details: bool) -> Iterator[Any]:
+        try:
+            for line in self._events(url, body):
+                event = payloads.parse_text_event(line, details=details)
+                if event is not None:
+                    yield event
+        except payloads.StreamDone:
+            return
+
+    @overload
+    def chat_completion(
+        self, messages: Sequence[Any], *, stream: Literal[False] = ..., **params: Any
+    ) -> ChatCompletionOutput: ...
+
+    @overload
+    def chat_completion(
+        self, messages: Sequence[Any], *, stream: Literal[True], **params: Any
+    ) -> Iterator[ChatCompletionStreamOutput]: ...
+
+    @overload
+    def chat_completion(self, messages: Sequence[Any], *, stream: bool = ..., **params: Any) -> Any: ...
+
+    def chat_completion(self, messages: Sequence[Any], *, stream: bool = False, **params: Any) -> Any:
+        """Chat through the server's ``/v1/chat/completions`` (the model's own prompt format), as InferenceClient."""
+        body = payloads.chat_payload(messages, stream=stream, params=params)
+        url = payloads.chat_url(self._url(""))
+        if not stream:
+            return payloads.parse_chat(self._post_json(url, body))
+        return self._chat_stream(url, body)
+
+    def _chat_stream(self, url: str, body: dict[str, Any]) -> Iterator[ChatCompletionStreamOutput]:
+        try:
+            for line in self._events(url, body):
+                event = payloads.parse_chat_event(line)
+                if event is not None:
+                    yield event
+        except payloads.StreamDone:
+            return
+
+    # -- lifetime -----------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connections and flush the activity records (what is queued is written now)."""
+        self._http.close()
+        self.parts.close()
+
+    def __enter__(self) -> EndpointClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,144 @@
+"""``decide()``: the one place where the rules meet, with their precedence."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from epmgr.domain.model import ActionKind, Activity, EndpointState, Hold
+from epmgr.domain.policies import (
+    DOWN_ACTIONS,
+    BudgetCheck,
+    Decision,
+    budget_decision,
+    idle_decision,
+    nothing,
+    schedule_decision,
+    schedule_next,
+)
+from epmgr.domain.policy import EndpointPolicy, OnStart
+from epmgr.domain.schedule import ScheduleState
+
+
+@dataclass(frozen=True)
+class Situation:
+    """Everything ``decide()`` sees about one endpoint at one instant (gathered by the service).
+
+    Attributes:
+        state: The endpoint's state from this tick's list call.
+        max_replica: Its current replica limit.
+        activity: Requests from the ledger (last one, in flight).
+        awake_since: When it last came up (resumed, woke from zero, or was first seen up).
+        phase: Where its schedule stands, if it has one.
+        schedule_handled_at: The last audited schedule decision (acted or skipped), to act once per edge.
+        manual_at: The last action a person or client took on it (CLI resume, client wake...).
+        budgets: The endpoint's and its namespace's budget checks.
+        budget_overridden: A person resumed it with ``--force`` after the budget acted, in this period.
+        hold: A hold on waking in force (e.g. the budget paused it).
+    """
+
+    state: EndpointState
+    max_replica: int = 1
+    activity: Activity = field(default_factory=Activity)
+    awake_since: datetime | None = None
+    phase: ScheduleState | None = None
+    schedule_handled_at: datetime | None = None
+    manual_at: datetime | None = None
+    budgets: Sequence[BudgetCheck] = ()
+    budget_overridden: bool = False
+    hold: Hold | None = None
+
+
+_NEEDS_A_PERSON = (EndpointState.FAILED, EndpointState.UPDATE_FAILED, EndpointState.UNKNOWN)
+
+
+def decide(policy: EndpointPolicy, s: Situation, now: datetime) -> Decision:
+    """The action for one endpoint now. Precedence, first match wins:
+
+    1. **Protection**: not managed, or ``protect = true`` -> nothing (observed and costed only).
+    2. **Failed or unknown state** -> nothing: it needs a person.
+    3. **Budget exceeded** (endpoint or namespace cap), unless a person overrode it this period -> ``on_exceed``.
+       A budget also blocks the schedule's resume while it is exceeded or a hold is in force.
+    4. **Transitional state** (pending, initializing, updating) -> nothing: wait until it settles.
+    5. **Schedule edge** -> ``on_start``/``on_end``, once per edge (or every tick with ``enforce``).
+    6. **keep_alive** -> no idle action.
+    7. **Inside an active window with ``on_start = "resume"``** -> no idle action (the window promises warmth).
+    8. **Idle** -> scale to zero, then pause.
+
+    Over all of them: an action that takes capacity away (pause, scale to zero, lower replicas) is never taken
+    while a request is in flight; it is returned as skipped with code ``"in_flight"``.
+    """
+    return _guard_in_flight(_decide(policy, s, now), s.activity)
+
+
+def _decide(policy: EndpointPolicy, s: Situation, now: datetime) -> Decision:
+    if not policy.managed:
+        return nothing("protect", "not managed (observed and costed only)", "unmanaged")
+    if policy.protect:
+        return nothing("protect", "protected (protect = true)", "protected")
+    if s.state in _NEEDS_A_PERSON:
+        return nothing("state", f"{s.state.value}: needs a person", "needs_person")
+    exceeded = [check for check in s.budgets if check.exceeded]
+    if exceeded and not s.budget_overridden:
+        for check in exceeded:
+            decision = budget_decision(check, s.state, s.max_replica)
+            if decision is not None and decision.action != ActionKind.WARN:
+                return decision
+        if s.state == EndpointState.PAUSED:
+            return nothing("budget", f"{exceeded[0].describe()}; stays paused", "budget_held")
+    if s.state.is_transitional:
+        return nothing("state", f"{s.state.value}: waiting for it to settle", "transitional")
+    blocked_by = _wake_blocker(exceeded, s)
+    if policy.schedule is not None and s.phase is not None:
+        decision = schedule_decision(
+            policy.schedule, s.phase, s.state, now, handled_at=s.schedule_handled_at, manual_at=s.manual_at
+        )
+        if decision is not None and decision.action == ActionKind.RESUME and decision.acts and blocked_by:
+            return replace(decision, reason=f"{decision.reason}; not resumed: {blocked_by}", code="held", skipped=True)
+        if decision is not None:
+            return decision
+    planned = _next_edge(policy, s.phase)
+    if policy.keep_alive:
+        return _with_next(nothing("idle", "keep_alive: no idle actions", "keep_alive"), planned)
+    in_window = policy.schedule is not None and s.phase is not None and s.phase.active
+    if in_window and policy.schedule is not None and policy.schedule.on_start == OnStart.RESUME:
+        return _with_next(nothing("schedule", "inside an active window", "in_window"), planned)
+    idle = idle_decision(policy.idle, s.state, s.activity, s.awake_since, now)
+    if idle.action == ActionKind.NONE:
+        return _with_next(idle, planned)
+    return idle
+
+
+def _wake_blocker(exceeded: Sequence[BudgetCheck], s: Situation) -> str | None:
+    if s.hold is not None:
+        return f"hold in force ({s.hold.reason})"
+    if exceeded and not s.budget_overridden:
+        return exceeded[0].describe()
+    return None
+
+
+def _next_edge(policy: EndpointPolicy, phase: ScheduleState | None) -> tuple[ActionKind, datetime] | None:
+    if policy.schedule is None or phase is None:
+        return None
+    return schedule_next(policy.schedule, phase)
+
+
+def _with_next(decision: Decision, planned: tuple[ActionKind, datetime] | None) -> Decision:
+    """Keep the earlier of the decision's own next action and the schedule's next edge."""
+    if planned is None:
+        return decision
+    if decision.next_at is not None and decision.next_at <= planned[1]:
+        return decision
+    return replace(decision, next_action=planned[0], next_at=planned[1])
+
+
+def _guard_in_flight(decision: Decision, activity: Activity) -> Decision:
+    if decision.acts and decision.action in DOWN_ACTIONS and activity.in_flight > 0:
+        return replace(
+            decision,
+            reason=f"{decision.reason}; held back: {activity.in_flight} request(s) in flight",
+            code="in_flight",
+            skipped=True,
+        )
+    return decision

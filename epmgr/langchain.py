@@ -1,0 +1,74 @@
+"""Drop-in LangChain classes that wake the endpoint before invoking it (optional extra: ``epmgr[langchain]``).
+
+``HuggingFaceEndpoint`` and ``ChatHuggingFace`` here are subclasses of langchain-huggingface's: change the import
+and nothing else. After LangChain builds its ``InferenceClient`` pair, they are replaced by epmgr's
+:class:`~epmgr.client.EndpointClient` / :class:`~epmgr.client.AsyncEndpointClient` for the same URL (the hook
+point LangChain's own calls go through: ``client.text_generation`` and ``client.chat_completion``), which:
+
+- wake the endpoint (scaled to zero: the request is held; paused: resumed once, then waited for), sync, async
+  and streaming alike;
+- send the token: ``huggingfacehub_api_token``, else the configured one (``HF_TOKEN``). LangChain itself drops it
+  for ``*.endpoints.huggingface.cloud`` URLs (langchain-ai/langchain#40447);
+- record each call in the ledger.
+
+Chat goes through the server's ``/v1/chat/completions`` route, so the model's own chat template formats the
+prompt (no hand-written template).
+
+Example:
+    >>> from epmgr.langchain import HuggingFaceEndpoint  # was: from langchain_huggingface import ...
+    >>> llm = HuggingFaceEndpoint(endpoint_url=url, max_new_tokens=512, temperature=0.01,
+    ...                           task="text-generation")  # doctest: +SKIP
+    >>> (prompt | llm).invoke({"question": "..."})  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+try:
+    from langchain_huggingface import ChatHuggingFace as _ChatHuggingFace
+    from langchain_huggingface import HuggingFaceEndpoint as _HuggingFaceEndpoint
+    from pydantic import model_validator
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "epmgr.langchain needs LangChain's Hugging Face integration: pip install 'epmgr[langchain]'"
+    ) from exc
+
+from epmgr.client.aio import AsyncEndpointClient
+from epmgr.client.context import build_parts
+from epmgr.client.sync import EndpointClient
+
+
+def wake_enabled(llm: _HuggingFaceEndpoint) -> None:
+    """Give an (upstream or epmgr) ``HuggingFaceEndpoint`` with an ``endpoint_url`` epmgr's waking clients."""
+    if isinstance(llm.client, EndpointClient) or not llm.endpoint_url:
+        return
+    token = llm.huggingfacehub_api_token or None
+    parts = build_parts(llm.endpoint_url, token=token, client_id="langchain")
+    # LangChain's 120 s timeout would cut a held request during a cold start: the wake timeout governs instead.
+    llm.client = EndpointClient(parts=parts)
+    llm.async_client = AsyncEndpointClient(parts=parts)
+
+
+class HuggingFaceEndpoint(_HuggingFaceEndpoint):
+    """langchain-huggingface's ``HuggingFaceEndpoint``, whose endpoint is woken before each call (see module)."""
+
+    @model_validator(mode="after")
+    def _wake_on_demand(self) -> HuggingFaceEndpoint:
+        wake_enabled(self)
+        return self
+
+
+class ChatHuggingFace(_ChatHuggingFace):
+    """langchain-huggingface's ``ChatHuggingFace``; an upstream ``HuggingFaceEndpoint`` given as ``llm`` is made
+    to wake its endpoint too."""
+
+    @model_validator(mode="after")
+    def _wake_on_demand(self) -> ChatHuggingFace:
+        llm: Any = self.llm
+        if isinstance(llm, _HuggingFaceEndpoint):
+            wake_enabled(llm)
+        return self
+
+
+__all__ = ["ChatHuggingFace", "HuggingFaceEndpoint", "wake_enabled"]

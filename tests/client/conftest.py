@@ -1,0 +1,3 @@
+from tests.client.world import world
+
+__all__ = ["world"]
