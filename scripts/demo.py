@@ -15,6 +15,9 @@ import sys
 import time
 from pathlib import Path
 
+import demo_client
+import demo_cost
+import demo_daemon
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,6 +106,10 @@ def main() -> None:
         say("Scale phi3-mini to zero: free, keeps its URL, wakes on the next request")
         run("scale-to-zero", "phi3-mini", env=env)
         run("list", env=env)
+
+        demo_daemon.chapter(env, run, say)
+        demo_client.chapter(env, run, say)
+        demo_cost.chapter(env, run, say)
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)

@@ -127,7 +127,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def money(value: Decimal) -> str:
     """Dollars and cents, the sign first: ``$1.50``, ``-$0.01``."""
     cents = value.quantize(Decimal("0.01"))
-    return f"-${-cents}" if cents < 0 else f"${cents}"
+    return f"-${-cents}" if cents < 0 else f"${abs(cents)}"  # abs: no "$-0.00" for a tiny loss
 
 
 def unknown_text(delta: timedelta) -> str:

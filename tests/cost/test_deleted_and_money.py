@@ -46,3 +46,11 @@ def test_delete_through_epmgr_records_the_deletion_it_caused(ledger: Ledger) -> 
         op.act(ActionKind.DELETE, "bye", "test", lambda: api.delete("bye"))
     last = ledger.last_state_change(op.ref("bye"))
     assert last is not None and last.to_state == EndpointState.DELETED and last.source == ChangeSource.ACTION
+
+
+def test_report_money_has_the_sign_first_and_no_negative_zero() -> None:
+    from decimal import Decimal
+
+    from epmgr.report.data import money
+
+    assert [money(Decimal(v)) for v in ("-0.001", "-0.03", "1.5", "0")] == ["$0.00", "-$0.03", "$1.50", "$0.00"]
