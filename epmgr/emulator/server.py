@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-import socket
-import threading
-import time
 from collections.abc import Iterable
 from types import TracebackType
 
@@ -17,20 +13,10 @@ from epmgr.emulator.auth import DEMO_TOKEN, DEMO_USER, Identity
 from epmgr.emulator.faults import FaultConfig, FaultInjector
 from epmgr.emulator.lifecycle import EmulatorTimings
 from epmgr.emulator.state import EmulatorState
+from epmgr.serving import BackgroundServer, is_loopback
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
-STARTUP_TIMEOUT_SECONDS = 10.0
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names this machine only (``localhost``, 127.0.0.0/8, ``::1``)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def bind_host(host: str | None, allow_remote: bool) -> str:
@@ -47,11 +33,6 @@ def bind_host(host: str | None, allow_remote: bool) -> str:
             "token; pass --allow-remote as well to serve other machines"
         )
     return host
-
-
-def _url(host: str, port: int) -> str:
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
 
 
 class EmulatorServer:
@@ -95,69 +76,27 @@ class EmulatorServer:
         self.faults = FaultInjector(faults or FaultConfig())
         self.requests = RequestCounter()
         self.app = create_app(Emulator(self.state, self.identity, self.faults, self.requests), access_log=access_log)
-        self._port = port
-        self._socket: socket.socket | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._background = BackgroundServer(
+            self.app, host=self.host, port=port, name="epmgr-emulator", graceful_shutdown_s=1
+        )
 
     @property
     def url(self) -> str:
         """``http://HOST:PORT`` of the running server (the management API is under ``/v2``)."""
-        if self._socket is None:
-            raise RuntimeError("the emulator server is not started")
-        return _url(self.host, self._socket.getsockname()[1])
+        return self._background.url
 
     def start(self) -> EmulatorServer:
         """Bind the socket and start serving; returns once the server accepts connections."""
-        if self._thread is not None:
-            raise RuntimeError("the emulator server is already started")
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when proto says TCP, and
-        # without it every response waits ~40 ms for a delayed ACK (headers and body are separate writes).
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self._port))
-        except OSError:
-            sock.close()
-            raise
-        self._socket = sock
-        config = uvicorn.Config(
-            self.app,
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            ws="none",
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="epmgr-emulator", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the emulator server did not start")
-            time.sleep(0.005)
+        self._background.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and wait for the thread to end (held requests are cut after about a second)."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=STARTUP_TIMEOUT_SECONDS)
-        if self._socket is not None:
-            self._socket.close()
-        self._server = self._thread = None
-        self._socket = None
+        self._background.stop()
 
     def __enter__(self) -> EmulatorServer:
         """Start (unless already started); leaving the block stops the server."""
-        return self if self._thread is not None else self.start()
+        return self if self._background.started else self.start()
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

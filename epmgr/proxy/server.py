@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from types import TracebackType
 
 import uvicorn
 
-from epmgr.emulator.server import is_loopback
 from epmgr.errors import ConfigError
 from epmgr.proxy.app import ProxyConfig, create_app
+from epmgr.serving import BackgroundServer, is_loopback
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8766
@@ -40,44 +37,18 @@ class ProxyServer:
         check_bind(host, self.config)
         self.host = host
         self.app = create_app(self.config)
-        self._port = port
-        self._socket: socket.socket | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._background = BackgroundServer(self.app, host=host, port=port, name="epmgr-proxy")
 
     @property
     def url(self) -> str:
-        assert self._socket is not None, "the proxy is not started"
-        return f"http://{self.host}:{self._socket.getsockname()[1]}"
+        return self._background.url
 
     def start(self) -> ProxyServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self._port))
-        self._socket = sock
-        config = uvicorn.Config(self.app, log_config=None, log_level="warning", access_log=False, ws="none")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="epmgr-proxy", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the proxy did not start")
-            time.sleep(0.005)
+        self._background.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._socket is not None:
-            self._socket.close()
-        self._server = self._thread = None
-        self._socket = None
+        self._background.stop()
 
     def __enter__(self) -> ProxyServer:
         return self.start()
