@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks import client_recording, cost_savings_traces, cost_spend, ledger_writes
+from benchmarks import client_recording, cost_savings_traces, cost_spend, keepalive_traces, ledger_writes
 
 
 def main() -> None:
@@ -26,6 +26,7 @@ def main() -> None:
             f"cost savings on {traces['functions']:.0f} Azure http functions (8 h, L4 price): always on "
             f"${traces['always_on']:,.2f}, HF scale to zero 15m ${traces['s2z_15m']:,.2f}, 1h ${traces['s2z_1h']:,.2f}"
         )
+    keepalive_traces.main()
 
     calls = client_recording.run()
     print(

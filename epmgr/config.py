@@ -37,7 +37,8 @@ from epmgr.config_toml import (
     mask_password,
     read_toml,
 )
-from epmgr.domain.durations import format_duration
+from epmgr.domain.durations import EXPECTED as EXPECTED_DURATION
+from epmgr.domain.durations import format_duration, parse_duration
 from epmgr.domain.policy import Budget, EndpointPolicy, IdlePolicy, NamespaceBudget, OnEnd, OnExceed, OnStart, Schedule
 from epmgr.domain.schedule import EXPECTED_WINDOW, parse_window
 from epmgr.errors import ConfigError
@@ -55,7 +56,7 @@ _KEYS: dict[str, set[str]] = {
     "daemon": {"interval", "lease_ttl", "listen", "log_format"},
     "defaults": {*_IDLE, "managed_tag"},
     "endpoint": {"name", "namespace", *_IDLE, *_FLAGS, "schedule", "budget", "price_per_hour"},
-    "schedule": {"tz", "active", "cron_start", "cron_stop", "on_start", "on_end", "holidays", "enforce"},
+    "schedule": {"tz", "active", "cron_start", "cron_stop", "on_start", "on_end", "holidays", "enforce", "prewarm"},
     "budget": {"daily_usd", "monthly_usd", "warn_at", "on_exceed", "cap_replicas"},
     "namespace": {"name", "budget"},
     "hf": {"namespace", "api_url"},
@@ -340,7 +341,22 @@ def _schedule(doc: Doc, path: KeyPath, value: object) -> Schedule:
         on_end=doc.choice((*path, "on_end"), table.get("on_end", OnEnd.PAUSE.value), OnEnd),
         holidays=frozenset(_holiday(doc, (*path, "holidays", i), day) for i, day in enumerate(holidays)),
         enforce=doc.boolean((*path, "enforce"), table.get("enforce", False)),
+        prewarm=_prewarm(doc, (*path, "prewarm"), table.get("prewarm", "auto")),
     )
+
+
+def _prewarm(doc: Doc, path: KeyPath, value: object) -> timedelta | None:
+    """``"auto"`` (None: the measured cold start) or a duration of at most a day (``"0s"``: at the edge)."""
+    if value == "auto":
+        return None
+    expected = f'"auto" or {EXPECTED_DURATION} (at most "1d"; "0s" resumes at the window start)'
+    try:
+        delta = parse_duration(value) if isinstance(value, str) else None
+    except ValueError:
+        delta = None
+    if delta is None or delta > timedelta(days=1):
+        raise doc.error(path, f"expected {expected}, got {describe(value)}")
+    return delta
 
 
 def _holiday(doc: Doc, path: KeyPath, value: object) -> date:

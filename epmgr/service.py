@@ -11,7 +11,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -22,6 +22,7 @@ from epmgr.clock import Clock
 from epmgr.config import Settings
 from epmgr.domain.cost import spend_between
 from epmgr.domain.decide import Situation, decide
+from epmgr.domain.keepalive import DEFAULT_WEEKS, WEEK, TrafficProfile, cold_start_estimate, learn_profile
 from epmgr.domain.model import (
     ActionKind,
     ActionRecord,
@@ -37,8 +38,8 @@ from epmgr.domain.model import (
     StateChange,
 )
 from epmgr.domain.policies import UP_STATES, BudgetCheck, Decision, budget_warning, check_budget, day_start, month_start
-from epmgr.domain.policy import EndpointPolicy, Schedule
-from epmgr.domain.schedule import ScheduleState, combine, edges_state, windows_state
+from epmgr.domain.policy import EndpointPolicy, OnStart, Schedule
+from epmgr.domain.schedule import ScheduleState, combine, edges_state, windows_state, with_prewarm
 from epmgr.errors import ApiError, EpmgrError
 from epmgr.ledger import Ledger
 from epmgr.observe import record_gone, record_snapshots
@@ -138,6 +139,18 @@ def schedule_phase(schedule: Schedule, now: datetime) -> ScheduleState | None:
     return phase
 
 
+def prewarmed_phase(schedule: Schedule, now: datetime, measured: timedelta) -> ScheduleState | None:
+    """:func:`schedule_phase` with windows opening ``prewarm`` early (``"auto"``: ``measured``, the endpoint's cold
+    start), so that ``on_start = "resume"`` has the endpoint running at the window's start."""
+    phase = schedule_phase(schedule, now)
+    if phase is None or schedule.on_start != OnStart.RESUME:
+        return phase
+    lead = measured if schedule.prewarm is None else schedule.prewarm
+    if lead <= timedelta(0):
+        return phase
+    return with_prewarm(phase, schedule_phase(schedule, now + lead), lead)
+
+
 # -- policies and prices --------------------------------------------------------------------------------------------
 
 
@@ -230,6 +243,7 @@ class Reconciler:
         self.plan_only = plan_only
         self._apis: dict[str | None, EndpointsAPI] = {}
         self._last_skip: dict[EndpointRef, tuple[str, str, str]] = {}
+        self._profiles: dict[EndpointRef, tuple[datetime, TrafficProfile]] = {}
 
     def api(self, namespace: str | None) -> EndpointsAPI:
         if namespace not in self._apis:
@@ -313,10 +327,12 @@ class Reconciler:
             own = check_budget(policy.budget, item.today, item.month, now)
             if own is not None:
                 checks.insert(0, own)
-        phase = schedule_phase(policy.schedule, now) if policy.schedule is not None and policy.acts else None
+        phase = None
+        if policy.schedule is not None and policy.acts:
+            phase = prewarmed_phase(policy.schedule, now, cold_start_estimate(item.changes))
         if phase is not None and phase.next_change is not None:
             report.next_edge = min(filter(None, (report.next_edge, phase.next_change)))
-        situation = self._situation(snapshot, item.changes, phase, checks, now) if policy.acts else None
+        situation = self._situation(snapshot, policy, item.changes, phase, checks, now) if policy.acts else None
         if situation is None:
             decision = decide(policy, Situation(snapshot.state), now)
         else:
@@ -349,6 +365,7 @@ class Reconciler:
     def _situation(
         self,
         snapshot: EndpointSnapshot,
+        policy: EndpointPolicy,
         changes: Sequence[StateChange],
         phase: ScheduleState | None,
         checks: list[BudgetCheck],
@@ -375,7 +392,13 @@ class Reconciler:
                 )
                 and budget_acted[-1] >= period_start
             )
+        traffic = self._traffic(ref, policy, changes, now) if policy.keep_alive else None
         return Situation(
+            traffic=traffic,
+            cold_start=cold_start_estimate(changes),
+            keepalive_handled_at=max(
+                (a.requested_at for a in ours if a.policy == "keepalive" and a.outcome != Outcome.FAILED), default=None
+            ),
             state=snapshot.state,
             max_replica=snapshot.max_replica,
             activity=self.ledger.activity(ref, now),
@@ -387,6 +410,22 @@ class Reconciler:
             budget_overridden=overridden,
             hold=self.ledger.active_hold(ref, now),
         )
+
+    def _traffic(
+        self, ref: EndpointRef, policy: EndpointPolicy, changes: Sequence[StateChange], now: datetime
+    ) -> TrafficProfile:
+        """The endpoint's learned hour-of-week profile, recomputed once per hour (it counts whole hours)."""
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        cached = self._profiles.get(ref)
+        if cached is not None and cached[0] == hour:
+            return cached[1]
+        tz: tzinfo = ZoneInfo(policy.schedule.tz) if policy.schedule is not None else timezone.utc
+        starts = [r.started_at for r in self.ledger.requests(ref, since=now - DEFAULT_WEEKS * WEEK, until=now)]
+        first = [moment for moment in (changes[0].observed_at if changes else None, *starts[:1]) if moment is not None]
+        known = min(first, default=now)
+        profile = learn_profile(starts, now, tz, known_since=known)
+        self._profiles[ref] = (hour, profile)
+        return profile
 
     # -- acting and auditing ----------------------------------------------------------------------------------------
 

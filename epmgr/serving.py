@@ -32,7 +32,8 @@ def base_url(host: str, port: int) -> str:
 class BackgroundServer:
     """``app`` served by uvicorn on ``host:port`` (0 picks a free port) in a daemon thread.
 
-    ``graceful_shutdown_s`` cuts requests still open that long after ``stop()`` (None: wait for them).
+    ``graceful_shutdown_s`` cuts requests still open that long after ``stop()`` (None: wait for them);
+    ``lifespan`` runs the app's startup and shutdown hooks (the proxy closes its upstream clients there).
 
     Example:
         >>> with BackgroundServer(app, name="my-app") as server:  # doctest: +SKIP
@@ -47,9 +48,11 @@ class BackgroundServer:
         port: int = 0,
         name: str = "epmgr-server",
         graceful_shutdown_s: int | None = None,
+        lifespan: bool = True,
     ) -> None:
         self.app = app
         self.graceful_shutdown_s = graceful_shutdown_s
+        self.lifespan = lifespan
         self.host = host
         self.name = name
         self._port = port
@@ -88,7 +91,7 @@ class BackgroundServer:
             log_config=None,
             log_level="warning",
             access_log=False,
-            lifespan="off",
+            lifespan="on" if self.lifespan else "off",
             ws="none",
             timeout_graceful_shutdown=self.graceful_shutdown_s,
         )

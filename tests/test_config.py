@@ -60,6 +60,15 @@ def fail(path: Path | None, env: dict[str, str] | None = None, **options: str) -
 # --- valid files -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"), [('"auto"', None), ('"0s"', timedelta(0)), ('"5m"', timedelta(minutes=5))]
+)
+def test_prewarm_is_auto_or_a_duration(tmp_path: Path, value: str, expected: timedelta | None) -> None:
+    text = f'[[endpoints]]\nname = "a"\nschedule = {{ tz = "UTC", active = ["Mon 08:00-09:00"], prewarm = {value} }}\n'
+    (endpoint,) = load_settings(write(tmp_path, text), env={}).endpoints
+    assert endpoint.schedule is not None and endpoint.schedule.prewarm == expected
+
+
 def test_the_issue_example_loads_into_typed_objects(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, ISSUE_EXAMPLE), env={})
 
@@ -74,6 +83,7 @@ def test_the_issue_example_loads_into_typed_objects(tmp_path: Path) -> None:
     assert (window.start, window.end) == (time(8, 0), time(19, 0))
     assert (phi3.schedule.on_start, phi3.schedule.on_end) == (OnStart.RESUME, OnEnd.PAUSE)
     assert phi3.schedule.holidays == frozenset({date(2026, 12, 25)})
+    assert phi3.schedule.prewarm is None  # "auto": the measured cold start
     assert phi3.budget == Budget(daily_usd=Decimal("20"), monthly_usd=Decimal("400"), on_exceed=OnExceed.PAUSE)
     assert (phi3.managed, phi3.protect, phi3.keep_alive, phi3.price_per_hour) == (True, False, False, None)
     assert settings.policy_for("my-org", "phi3-mini") is phi3
@@ -258,6 +268,12 @@ BAD_FILES = [
     ("bad-holiday", '[[endpoints]]\nname = "a"\nschedule = { tz = "UTC", active = ["Sat 10:00-14:00"], '
      'holidays = ["25.12.2026"] }\n', 3, "endpoints[0].schedule.holidays[0]",
      ["expected a date such as 2026-12-25 or '2026-12-25'", "got '25.12.2026'"]),
+    ("bad-prewarm", '[[endpoints]]\nname = "a"\nschedule = { tz = "UTC", active = ["Sat 10:00-14:00"], '
+     'prewarm = "soon" }\n', 3, "endpoints[0].schedule.prewarm",
+     ['expected "auto" or a duration such as "90s"', "got 'soon'"]),
+    ("prewarm-over-a-day", '[[endpoints]]\nname = "a"\n\n[endpoints.schedule]\ntz = "UTC"\n'
+     'cron_start = "0 8 * * *"\nprewarm = "2d"\n', 7, "endpoints[0].schedule.prewarm",
+     ['(at most "1d"; "0s" resumes at the window start)', "got '2d'"]),
     ("negative-budget", '[[endpoints]]\nname = "a"\nbudget = { daily_usd = -5 }\n', 3,
      "endpoints[0].budget.daily_usd", ["expected a positive amount in US dollars", "got integer -5"]),
     ("budget-as-string", '[[endpoints]]\nname = "a"\nbudget = { monthly_usd = "400" }\n', 3,

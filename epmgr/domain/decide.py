@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from epmgr.domain.keepalive import DEFAULT_COLD_START, TrafficProfile, keepalive_decision, next_prewarm
 from epmgr.domain.model import ActionKind, Activity, EndpointState, Hold
 from epmgr.domain.policies import (
     DOWN_ACTIONS,
@@ -36,6 +37,9 @@ class Situation:
         budgets: The endpoint's and its namespace's budget checks.
         budget_overridden: A person resumed it with ``--force`` after the budget acted, in this period.
         hold: A hold on waking in force (e.g. the budget paused it).
+        traffic: The learned hour-of-week profile (only for ``keep_alive = true``).
+        cold_start: The endpoint's measured cold start: the learned keep-alive's pre-warm lead.
+        keepalive_handled_at: The last audited keep-alive action, to pre-warm once per busy stretch.
     """
 
     state: EndpointState
@@ -48,6 +52,9 @@ class Situation:
     budgets: Sequence[BudgetCheck] = ()
     budget_overridden: bool = False
     hold: Hold | None = None
+    traffic: TrafficProfile | None = None
+    cold_start: timedelta = DEFAULT_COLD_START
+    keepalive_handled_at: datetime | None = None
 
 
 _NEEDS_A_PERSON = (EndpointState.FAILED, EndpointState.UPDATE_FAILED, EndpointState.UNKNOWN)
@@ -61,9 +68,11 @@ def decide(policy: EndpointPolicy, s: Situation, now: datetime) -> Decision:
     3. **Budget exceeded** (endpoint or namespace cap), unless a person overrode it this period -> ``on_exceed``.
        A budget also blocks the schedule's resume while it is exceeded or a hold is in force.
     4. **Transitional state** (pending, initializing, updating) -> nothing: wait until it settles.
-    5. **Schedule edge** -> ``on_start``/``on_end``, once per edge (or every tick with ``enforce``).
-    6. **keep_alive** -> no idle action.
-    7. **Inside an active window with ``on_start = "resume"``** -> no idle action (the window promises warmth).
+    5. **Schedule edge** -> ``on_start``/``on_end``, once per edge (or every tick with ``enforce``); with
+       ``on_start = "resume"`` the window opens ``prewarm`` early (``s.phase`` is already shifted by the service).
+    6. **Inside an active window with ``on_start = "resume"``** -> no idle action (the window promises warmth).
+    7. **Learned keep-alive** (``keep_alive = true``, not in a schedule's off window) -> pre-warm one cold start
+       before a likely busy hour (unless a budget or hold blocks waking), keep warm through busy hours.
     8. **Idle** -> scale to zero, then pause.
 
     Over all of them: an action that takes capacity away (pause, scale to zero, lower replicas) is never taken
@@ -99,11 +108,18 @@ def _decide(policy: EndpointPolicy, s: Situation, now: datetime) -> Decision:
         if decision is not None:
             return decision
     planned = _next_edge(policy, s.phase)
-    if policy.keep_alive:
-        return _with_next(nothing("idle", "keep_alive: no idle actions", "keep_alive"), planned)
     in_window = policy.schedule is not None and s.phase is not None and s.phase.active
     if in_window and policy.schedule is not None and policy.schedule.on_start == OnStart.RESUME:
         return _with_next(nothing("schedule", "inside an active window", "in_window"), planned)
+    off_window = policy.schedule is not None and s.phase is not None and not s.phase.active
+    if policy.keep_alive and s.traffic is not None and not off_window:
+        handled = max(filter(None, (s.keepalive_handled_at, s.manual_at)), default=None)
+        warm = keepalive_decision(s.traffic, s.state, now, s.cold_start, handled_at=handled)
+        if warm is not None and warm.action == ActionKind.RESUME and blocked_by:
+            return replace(warm, reason=f"{warm.reason}; not resumed: {blocked_by}", code="held", skipped=True)
+        if warm is not None:
+            return _with_next(warm, planned)
+        planned = _earlier(planned, next_prewarm(s.traffic, now, s.cold_start))
     idle = idle_decision(policy.idle, s.state, s.activity, s.awake_since, now)
     if idle.action == ActionKind.NONE:
         return _with_next(idle, planned)
@@ -122,6 +138,14 @@ def _next_edge(policy: EndpointPolicy, phase: ScheduleState | None) -> tuple[Act
     if policy.schedule is None or phase is None:
         return None
     return schedule_next(policy.schedule, phase)
+
+
+def _earlier(
+    first: tuple[ActionKind, datetime] | None, second: tuple[ActionKind, datetime] | None
+) -> tuple[ActionKind, datetime] | None:
+    if first is None or second is None:
+        return first or second
+    return first if first[1] <= second[1] else second
 
 
 def _with_next(decision: Decision, planned: tuple[ActionKind, datetime] | None) -> Decision:

@@ -154,10 +154,14 @@ def schedule_decision(
     if phase.active:
         if schedule.on_start != OnStart.RESUME:
             return None
+        if phase.lead:
+            edge = (phase.since + phase.lead).isoformat(timespec="minutes")
         if state in (EndpointState.PAUSED, EndpointState.SCALED_TO_ZERO):
             if handled and not schedule.enforce:
                 return None
-            return Decision(ActionKind.RESUME, "schedule", f"active window opened at {edge} (pre-warm)", "window_start")
+            lead = f"{format_duration(phase.lead)} early, " if phase.lead else ""
+            reason = f"active window opens at {edge} (pre-warm, {lead}so it is running at the edge)"
+            return Decision(ActionKind.RESUME, "schedule", reason, "window_start")
         if handled:
             return None
         return Decision(

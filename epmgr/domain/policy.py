@@ -38,7 +38,8 @@ class OnExceed(str, enum.Enum):
 class Schedule:
     """When an endpoint should be available, in its own time zone.
 
-    Either ``active`` windows or ``cron`` start/stop expressions (or both) may be given.
+    Either ``active`` windows or ``cron`` start/stop expressions (or both) may be given. ``prewarm`` is how long
+    before a window opens ``on_start = "resume"`` acts (None: ``"auto"``, the endpoint's measured cold start).
     """
 
     tz: str
@@ -49,6 +50,7 @@ class Schedule:
     on_end: OnEnd = OnEnd.PAUSE
     holidays: frozenset[date] = frozenset()
     enforce: bool = False
+    prewarm: timedelta | None = None  # resume this long before a window opens; None: the measured cold start
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ class EndpointPolicy:
     budget: Budget | None = None
     managed: bool = True
     protect: bool = False
-    keep_alive: bool = False
+    keep_alive: bool = False  # learned keep-alive (epmgr.domain.keepalive): warm through the hours traffic comes
     price_per_hour: Decimal | None = None
 
     @property

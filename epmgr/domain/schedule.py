@@ -90,11 +90,39 @@ class ScheduleState:
         since: The edge that started the current phase (the last window start if active, else the last window
             end), or None when there was none in the look-back.
         next_change: The next edge, or None when there is none in the look-ahead.
+        lead: Window starts were moved this much earlier (pre-warm, see :func:`with_prewarm`).
     """
 
     active: bool
     since: datetime | None = None
     next_change: datetime | None = None
+    lead: timedelta = timedelta(0)
+
+
+def with_prewarm(phase: ScheduleState, ahead: ScheduleState | None, lead: timedelta) -> ScheduleState:
+    """``phase`` with every window opening ``lead`` earlier, so a resumed endpoint is running at the edge.
+
+    Args:
+        phase: The schedule's state now.
+        ahead: Its state at now + ``lead`` (computed by the caller, who knows the windows and cron expressions).
+        lead: The pre-warm lead time (the endpoint's cold start). Subtracted from aware UTC instants, so a DST
+            change between the lead and the edge changes nothing.
+
+    Example:
+        >>> at = datetime(2026, 3, 2, 8, tzinfo=timezone.utc)
+        >>> before = ScheduleState(False, next_change=at)
+        >>> with_prewarm(before, ScheduleState(True, since=at), timedelta(minutes=5)).since == at - timedelta(minutes=5)
+        True
+    """
+    if lead <= timedelta(0):
+        return phase
+    if phase.active:
+        since = None if phase.since is None else phase.since - lead
+        return ScheduleState(True, since=since, next_change=phase.next_change, lead=lead)
+    if ahead is not None and ahead.active and ahead.since is not None:  # the window opens within the lead
+        return ScheduleState(True, since=ahead.since - lead, next_change=ahead.next_change, lead=lead)
+    next_change = None if phase.next_change is None else phase.next_change - lead
+    return ScheduleState(False, since=phase.since, next_change=next_change, lead=lead)
 
 
 # Windows are expanded over this many local days either side of "now": a week plus a day covers any weekly window

@@ -77,7 +77,7 @@ class EmulatorServer:
         self.requests = RequestCounter()
         self.app = create_app(Emulator(self.state, self.identity, self.faults, self.requests), access_log=access_log)
         self._background = BackgroundServer(
-            self.app, host=self.host, port=port, name="epmgr-emulator", graceful_shutdown_s=1
+            self.app, host=self.host, port=port, name="epmgr-emulator", graceful_shutdown_s=1, lifespan=False
         )
 
     @property

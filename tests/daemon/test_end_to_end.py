@@ -91,7 +91,7 @@ pause_after = "2h"
 
 [[endpoints]]
 name = "office"
-schedule = { tz = "Europe/Berlin", active = ["Mon-Fri 10:30-19:00"], on_start = "resume", on_end = "pause" }
+schedule = { tz = "Europe/Berlin", active = ["Mon-Fri 10:30-19:00"], prewarm = "0s", on_end = "pause" }
 """
 
 
