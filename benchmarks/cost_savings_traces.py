@@ -7,33 +7,28 @@ cold start) are computed with epmgr's billing model on an L4 price. The traces a
 
 from __future__ import annotations
 
-import csv
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 
+from benchmarks.azure_trace import available, http_function_counts
 from epmgr.domain.savings import always_on, hf_scale_to_zero
 
-TRACE = Path(__file__).resolve().parents[2] / "shared/traces/azure_functions_2019_invitro/window8h_500/invocations.csv"
 PRICE = Decimal("0.8")  # aws nvidia-l4 x1, USD per replica-hour
 T0 = datetime(2019, 7, 1, tzinfo=timezone.utc)
 
 
 def run() -> dict[str, float] | None:
     """Sum over the http functions; None when the traces are not on this machine."""
-    if not TRACE.exists():
+    if not available():
         return None
     end = T0 + timedelta(minutes=480)
     totals = {"always_on": Decimal(0), "s2z_15m": Decimal(0), "s2z_1h": Decimal(0)}
     functions = 0
-    with TRACE.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row["Trigger"] != "http":
-                continue
-            functions += 1
-            arrivals = [T0 + timedelta(minutes=m) for m in range(480) if int(row[str(480 + m)])]
-            totals["always_on"] += always_on(T0, end, 1, PRICE).usd
-            for key, timeout in (("s2z_15m", 15), ("s2z_1h", 60)):
-                baseline = hf_scale_to_zero(arrivals, T0, end, timeout=timedelta(minutes=timeout), price_per_hour=PRICE)
-                totals[key] += baseline.spend.usd
+    for counts in http_function_counts():
+        functions += 1
+        arrivals = [T0 + timedelta(minutes=m) for m, count in enumerate(counts) if count]
+        totals["always_on"] += always_on(T0, end, 1, PRICE).usd
+        for key, timeout in (("s2z_15m", 15), ("s2z_1h", 60)):
+            baseline = hf_scale_to_zero(arrivals, T0, end, timeout=timedelta(minutes=timeout), price_per_hour=PRICE)
+            totals[key] += baseline.spend.usd
     return {"functions": functions, **{k: float(v) for k, v in totals.items()}}

@@ -13,17 +13,15 @@ cold starts that users hit (a request that found the endpoint asleep or still st
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
+from benchmarks.azure_trace import available, http_function_counts
 from epmgr.domain.keepalive import TrafficProfile, keepalive_decision, learn_profile
 from epmgr.domain.model import ActionKind, EndpointState
 from epmgr.domain.savings import DEFAULT_COLD_START
 
-TRACE = Path(__file__).resolve().parents[2] / "shared/traces/azure_functions_2019_invitro/window8h_500/invocations.csv"
 HALF = 240
 TEST_START = datetime(2019, 7, 8, 12, tzinfo=timezone.utc)  # a Monday; the learn half is 2019-07-01 12:00-16:00
 COLD = int(DEFAULT_COLD_START.total_seconds() // 60)
@@ -84,35 +82,32 @@ POLICIES = ("always_on", "idle_15m", "idle_1h", "learned_15m", "learned_1h", "or
 
 def run() -> dict[str, dict[str, float]] | None:
     """Totals per policy over the http functions; None when the traces are not on this machine."""
-    if not TRACE.exists():
+    if not available():
         return None
     totals = {name: Result() for name in POLICIES}
     functions = 0
-    with TRACE.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row["Trigger"] != "http":
-                continue
-            functions += 1
-            counts = [int(row[str(480 + m)]) for m in range(2 * HALF)]
-            learn, test = counts[:HALF], counts[HALF:]
-            learned = _profile(learn)
-            oracle = learn_profile(
-                [TEST_START + m * MINUTE for m, c in enumerate(test) if c], TEST_START + HALF * MINUTE, timezone.utc,
-                weeks=1,
-            )  # fmt: skip  # an upper bound: learned from the replayed hours themselves
-            runs = {
-                "always_on": replay(test, None, None),
-                "idle_15m": replay(test, 15, None),
-                "idle_1h": replay(test, 60, None),
-                "learned_15m": replay(test, 15, learned),
-                "learned_1h": replay(test, 60, learned),
-                "oracle_15m": replay(test, 15, oracle),
-            }
-            for name, result in runs.items():
-                total = totals[name]
-                total.replica_minutes += result.replica_minutes
-                total.cold_starts_hit += result.cold_starts_hit
-                total.requests_waited += result.requests_waited
+    for counts in http_function_counts():
+        functions += 1
+        counts = counts[: 2 * HALF]
+        learn, test = counts[:HALF], counts[HALF:]
+        learned = _profile(learn)
+        oracle = learn_profile(
+            [TEST_START + m * MINUTE for m, c in enumerate(test) if c], TEST_START + HALF * MINUTE, timezone.utc,
+            weeks=1,
+        )  # fmt: skip  # an upper bound: learned from the replayed hours themselves
+        runs = {
+            "always_on": replay(test, None, None),
+            "idle_15m": replay(test, 15, None),
+            "idle_1h": replay(test, 60, None),
+            "learned_15m": replay(test, 15, learned),
+            "learned_1h": replay(test, 60, learned),
+            "oracle_15m": replay(test, 15, oracle),
+        }
+        for name, result in runs.items():
+            total = totals[name]
+            total.replica_minutes += result.replica_minutes
+            total.cold_starts_hit += result.cold_starts_hit
+            total.requests_waited += result.requests_waited
     out: dict[str, dict[str, float]] = {"functions": {"count": functions}}
     for name, total in totals.items():
         out[name] = {
