@@ -415,15 +415,18 @@ class Reconciler:
         self, ref: EndpointRef, policy: EndpointPolicy, changes: Sequence[StateChange], now: datetime
     ) -> TrafficProfile:
         """The endpoint's learned hour-of-week profile, recomputed once per hour (it counts whole hours)."""
-        hour = now.replace(minute=0, second=0, microsecond=0)
+        tz: tzinfo = ZoneInfo(policy.schedule.tz) if policy.schedule is not None else timezone.utc
+        hour = now.astimezone(tz).replace(minute=0, second=0, microsecond=0).astimezone(timezone.utc)
         cached = self._profiles.get(ref)
         if cached is not None and cached[0] == hour:
             return cached[1]
-        tz: tzinfo = ZoneInfo(policy.schedule.tz) if policy.schedule is not None else timezone.utc
-        starts = [r.started_at for r in self.ledger.requests(ref, since=now - DEFAULT_WEEKS * WEEK, until=now)]
+        # Whole past local hours only, [hour - 4 weeks, hour): learn_profile counts weeks back from its ``now``, and
+        # from a mid-hour ``now`` one Monday's 09:05 and 09:40 would fall in two different weeks. Just before the hour,
+        # every request of one occurrence of an hour falls in the same week.
+        starts = [r.started_at for r in self.ledger.requests(ref, since=hour - DEFAULT_WEEKS * WEEK, until=hour)]
         first = [moment for moment in (changes[0].observed_at if changes else None, *starts[:1]) if moment is not None]
         known = min(first, default=now)
-        profile = learn_profile(starts, now, tz, known_since=known)
+        profile = learn_profile(starts, hour - timedelta(microseconds=1), tz, known_since=known)
         self._profiles[ref] = (hour, profile)
         return profile
 
