@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
+from sqlalchemy import Engine
 
 from epmgr.cli.context import AppContext, emit, json_option, pass_app
 from epmgr.ledger import migrate
@@ -19,6 +22,17 @@ def db() -> None:
         epmgr db upgrade
         epmgr --db postgresql://epmgr@db-host/epmgr db current --json
     """
+
+
+def _on_ledger(app: AppContext, step: Callable[[Engine], str | None]) -> str | None:
+    """Run one migration step on a short-lived engine for the configured ledger; failures become LedgerError."""
+    url = app.settings().db_url
+    with ledger_errors(url):
+        engine = make_engine(url)
+        try:
+            return step(engine)
+        finally:
+            engine.dispose()
 
 
 def _report(app: AppContext, revision: str | None) -> None:
@@ -44,14 +58,7 @@ def upgrade(app: AppContext) -> None:
     Example:
         epmgr --db ./ledger.db db upgrade
     """
-    url = app.settings().db_url
-    with ledger_errors(url):
-        engine = make_engine(url)
-        try:
-            revision = migrate.upgrade(engine)
-        finally:
-            engine.dispose()
-    _report(app, revision)
+    _report(app, _on_ledger(app, migrate.upgrade))
 
 
 @db.command()
@@ -64,11 +71,4 @@ def current(app: AppContext) -> None:
     Example:
         epmgr db current
     """
-    url = app.settings().db_url
-    with ledger_errors(url):
-        engine = make_engine(url)
-        try:
-            revision = migrate.current(engine)
-        finally:
-            engine.dispose()
-    _report(app, revision)
+    _report(app, _on_ledger(app, migrate.current))

@@ -12,7 +12,7 @@ import httpx
 
 from epmgr.client import payloads
 from epmgr.client.context import ClientParts, build_parts
-from epmgr.client.sync import http_timeout
+from epmgr.client.sync import http_options
 from epmgr.client.transport import AsyncWakingTransport
 from epmgr.client.waker import Ready
 
@@ -49,12 +49,7 @@ class AsyncEndpointClient:
         self.transport = AsyncWakingTransport(
             self.parts.waker, self.parts.recorder, hold_s=self.parts.waker.timeout.total_seconds() if hold else None
         )
-        auth = {"Authorization": f"Bearer {self.parts.token}"} if self.parts.token else {}
-        self._http = httpx.AsyncClient(
-            transport=self.transport,
-            headers={**auth, **(headers or {})},
-            timeout=http_timeout(self.parts.waker.timeout.total_seconds(), timeout),
-        )
+        self._http = httpx.AsyncClient(transport=self.transport, **http_options(self.parts, headers, timeout))
 
     def __repr__(self) -> str:
         return f"AsyncEndpointClient({self.parts.waker.name!r})"

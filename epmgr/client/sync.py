@@ -21,6 +21,15 @@ def http_timeout(wake_timeout: float, read: float | None) -> httpx.Timeout:
     return httpx.Timeout(read if read is not None else wake_timeout + 60, connect=10.0)
 
 
+def http_options(parts: ClientParts, headers: dict[str, str] | None, timeout: float | None) -> dict[str, Any]:
+    """The httpx client options both clients share: the token, the caller's headers, the wake-aware timeout."""
+    auth = {"Authorization": f"Bearer {parts.token}"} if parts.token else {}
+    return {
+        "headers": {**auth, **(headers or {})},
+        "timeout": http_timeout(parts.waker.timeout.total_seconds(), timeout),
+    }
+
+
 class EndpointClient:
     """A client for one dedicated endpoint that wakes it on demand (sync).
 
@@ -66,12 +75,7 @@ class EndpointClient:
         self.transport = WakingTransport(
             self.parts.waker, self.parts.recorder, hold_s=self.parts.waker.timeout.total_seconds() if hold else None
         )
-        auth = {"Authorization": f"Bearer {self.parts.token}"} if self.parts.token else {}
-        self._http = httpx.Client(
-            transport=self.transport,
-            headers={**auth, **(headers or {})},
-            timeout=http_timeout(self.parts.waker.timeout.total_seconds(), timeout),
-        )
+        self._http = httpx.Client(transport=self.transport, **http_options(self.parts, headers, timeout))
 
     def __repr__(self) -> str:
         return f"EndpointClient({self.parts.waker.name!r})"
