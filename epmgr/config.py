@@ -21,8 +21,6 @@ import platformdirs
 from epmgr.config_toml import (
     EXPECTED_CRON,
     EXPECTED_LISTEN,
-    EXPECTED_NAME,
-    EXPECTED_NAMESPACE,
     EXPECTED_TZ,
     Doc,
     KeyPath,
@@ -30,8 +28,6 @@ from epmgr.config_toml import (
     check_cron,
     check_db_url,
     check_listen,
-    check_name,
-    check_namespace,
     check_time_zone,
     describe,
     mask_password,
@@ -42,6 +38,7 @@ from epmgr.domain.durations import format_duration, parse_duration
 from epmgr.domain.policy import Budget, EndpointPolicy, IdlePolicy, NamespaceBudget, OnEnd, OnExceed, OnStart, Schedule
 from epmgr.domain.schedule import EXPECTED_WINDOW, parse_window
 from epmgr.errors import ConfigError
+from epmgr.names import EXPECTED_NAME, EXPECTED_NAMESPACE, check_name, check_namespace
 
 DEFAULT_FILE = "epmgr.toml"
 DEFAULT_INTERVAL = timedelta(seconds=30)

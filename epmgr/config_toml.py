@@ -287,32 +287,14 @@ class Doc:
 
 # Value checks: each returns the (normalised) value or raises ValueError saying what is expected.
 
-EXPECTED_NAME = "an endpoint name of 1 to 32 lowercase letters, digits or hyphens, such as 'phi3-mini'"
-EXPECTED_NAMESPACE = "a user or organisation name such as 'my-org'"
 EXPECTED_TZ = "an IANA name such as 'Europe/Berlin'"
 EXPECTED_CRON = "a 5-field cron expression such as '0 8 * * mon-fri'"
 EXPECTED_LISTEN = "HOST:PORT such as '127.0.0.1:9465'"
 EXPECTED_API_URL = "an http(s) base URL such as 'http://127.0.0.1:8765'"
 EXPECTED_DB = "a file path, 'sqlite:///PATH' or 'postgresql://USER:PASSWORD@HOST/DB'"
-_NAME = re.compile(r"^[a-z0-9-]{1,32}$")
-_NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?-]+$")
 _LISTEN = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$")
 _DB_SCHEME = re.compile(r"^(sqlite|postgres|postgresql)(\+\w+)?$")
-
-
-def check_name(value: str) -> str:
-    """An HF endpoint name."""
-    if not _NAME.match(value):
-        raise ValueError(f"expected {EXPECTED_NAME}, got {value!r}")
-    return value
-
-
-def check_namespace(value: str) -> str:
-    """An HF user or organisation name."""
-    if not _NAMESPACE.match(value):
-        raise ValueError(f"expected {EXPECTED_NAMESPACE}, got {value!r}")
-    return value
 
 
 def check_time_zone(value: str) -> str:
