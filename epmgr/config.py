@@ -35,7 +35,18 @@ from epmgr.config_toml import (
 )
 from epmgr.domain.durations import EXPECTED as EXPECTED_DURATION
 from epmgr.domain.durations import format_duration, parse_duration
-from epmgr.domain.policy import Budget, EndpointPolicy, IdlePolicy, NamespaceBudget, OnEnd, OnExceed, OnStart, Schedule
+from epmgr.domain.policy import (
+    AdaptiveKnobs,
+    Budget,
+    EndpointPolicy,
+    IdlePolicy,
+    KeepAlive,
+    NamespaceBudget,
+    OnEnd,
+    OnExceed,
+    OnStart,
+    Schedule,
+)
 from epmgr.domain.schedule import EXPECTED_WINDOW, parse_window
 from epmgr.errors import ConfigError
 from epmgr.names import EXPECTED_NAME, EXPECTED_NAMESPACE, check_name, check_namespace
@@ -47,12 +58,14 @@ TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 LogFormat = Literal["text", "json"]
 
 _IDLE = ("scale_to_zero_after", "pause_after", "min_uptime")
-_FLAGS = ("managed", "protect", "keep_alive")
+_FLAGS = ("managed", "protect")
+_KEEP = ("keep_alive", "adaptive")
 _KEYS: dict[str, set[str]] = {
     "": {"daemon", "defaults", "endpoints", "namespaces", "hf", "ledger"},
     "daemon": {"interval", "lease_ttl", "listen", "log_format"},
     "defaults": {*_IDLE, "managed_tag"},
-    "endpoint": {"name", "namespace", *_IDLE, *_FLAGS, "schedule", "budget", "price_per_hour"},
+    "endpoint": {"name", "namespace", *_IDLE, *_FLAGS, *_KEEP, "schedule", "budget", "price_per_hour"},
+    "adaptive": {"cold_start_usd", "max_cold_starts_per_day", "max_keep"},
     "schedule": {"tz", "active", "cron_start", "cron_stop", "on_start", "on_end", "holidays", "enforce", "prewarm"},
     "budget": {"daily_usd", "monthly_usd", "warn_at", "on_exceed", "cap_replicas"},
     "namespace": {"name", "budget"},
@@ -290,11 +303,36 @@ def _endpoints(doc: Doc, value: object, defaults: IdlePolicy, global_ns: str | N
                 budget=_budget(doc, (*path, "budget"), table["budget"]) if "budget" in table else None,
                 managed=flags.get("managed", True),
                 protect=flags.get("protect", False),
-                keep_alive=flags.get("keep_alive", False),
+                keep_alive=_keep_alive(doc, (*path, "keep_alive"), table.get("keep_alive", False)),
+                adaptive=_adaptive(doc, (*path, "adaptive"), table.get("adaptive", {})),
                 price_per_hour=None if price is None else doc.amount((*path, "price_per_hour"), price, EXPECTED_USD),
             )
         )
     return tuple(policies)
+
+
+def _keep_alive(doc: Doc, path: KeyPath, value: object) -> KeepAlive:
+    """``"adaptive"``, ``"off"``, or a boolean (``true`` is ``"adaptive"``, kept for configurations written for the
+    hour-of-week profile it replaced)."""
+    if isinstance(value, bool):
+        return KeepAlive.ADAPTIVE if value else KeepAlive.OFF
+    return doc.choice(path, value, KeepAlive)
+
+
+def _adaptive(doc: Doc, path: KeyPath, value: object) -> AdaptiveKnobs:
+    table = doc.table(path, value, _KEYS["adaptive"])
+    default = AdaptiveKnobs()
+    per_day = table.get("max_cold_starts_per_day")
+    max_keep = doc.duration((*path, "max_keep"), table["max_keep"]) if "max_keep" in table else None
+    return AdaptiveKnobs(
+        cold_start_usd=doc.amount((*path, "cold_start_usd"), table["cold_start_usd"], EXPECTED_USD)
+        if "cold_start_usd" in table
+        else None,
+        max_cold_starts_per_day=None
+        if per_day is None
+        else float(doc.amount((*path, "max_cold_starts_per_day"), per_day, "a positive number such as 20")),
+        max_keep=max_keep or default.max_keep,
+    )
 
 
 def _namespaces(doc: Doc, value: object) -> tuple[NamespaceBudget, ...]:

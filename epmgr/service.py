@@ -20,9 +20,10 @@ from apscheduler.triggers.cron import CronTrigger
 from epmgr import catalog
 from epmgr.clock import Clock
 from epmgr.config import Settings
+from epmgr.domain.adaptive import GapHistory
 from epmgr.domain.cost import spend_between
 from epmgr.domain.decide import Situation, decide
-from epmgr.domain.keepalive import DEFAULT_WEEKS, WEEK, TrafficProfile, cold_start_estimate, learn_profile
+from epmgr.domain.keepalive import cold_start_estimate
 from epmgr.domain.model import (
     ActionKind,
     ActionRecord,
@@ -38,7 +39,7 @@ from epmgr.domain.model import (
     StateChange,
 )
 from epmgr.domain.policies import UP_STATES, BudgetCheck, Decision, budget_warning, check_budget, day_start, month_start
-from epmgr.domain.policy import EndpointPolicy, OnStart, Schedule
+from epmgr.domain.policy import EndpointPolicy, KeepAlive, OnStart, Schedule
 from epmgr.domain.schedule import ScheduleState, combine, edges_state, windows_state, with_prewarm
 from epmgr.errors import ApiError, EpmgrError
 from epmgr.ledger import Ledger
@@ -54,6 +55,8 @@ ApiFor = Callable[[str | None], EndpointsAPI]
 # How far back the audit log is read to find the last schedule decision and manual action (a week and a day
 # covers any weekly window).
 AUDIT_LOOKBACK = timedelta(days=8)
+HISTORY_LOOKBACK = timedelta(days=28)
+"""How far back the adaptive keep-alive's first look at an endpoint's requests goes."""
 _MANUAL_ACTIONS = frozenset({ActionKind.RESUME, ActionKind.PAUSE, ActionKind.SCALE_TO_ZERO, ActionKind.UPDATE})
 
 
@@ -243,7 +246,7 @@ class Reconciler:
         self.plan_only = plan_only
         self._apis: dict[str | None, EndpointsAPI] = {}
         self._last_skip: dict[EndpointRef, tuple[str, str, str]] = {}
-        self._profiles: dict[EndpointRef, tuple[datetime, TrafficProfile]] = {}
+        self._gaps: dict[EndpointRef, tuple[datetime, GapHistory]] = {}
 
     def api(self, namespace: str | None) -> EndpointsAPI:
         if namespace not in self._apis:
@@ -392,9 +395,8 @@ class Reconciler:
                 )
                 and budget_acted[-1] >= period_start
             )
-        traffic = self._traffic(ref, policy, changes, now) if policy.keep_alive else None
         return Situation(
-            traffic=traffic,
+            gaps=self._history(ref, policy, now) if policy.keep_alive == KeepAlive.ADAPTIVE else None,
             cold_start=cold_start_estimate(changes),
             keepalive_handled_at=max(
                 (a.requested_at for a in ours if a.policy == "keepalive" and a.outcome != Outcome.FAILED), default=None
@@ -411,24 +413,15 @@ class Reconciler:
             hold=self.ledger.active_hold(ref, now),
         )
 
-    def _traffic(
-        self, ref: EndpointRef, policy: EndpointPolicy, changes: Sequence[StateChange], now: datetime
-    ) -> TrafficProfile:
-        """The endpoint's learned hour-of-week profile, recomputed once per hour (it counts whole hours)."""
+    def _history(self, ref: EndpointRef, policy: EndpointPolicy, now: datetime) -> GapHistory:
+        """The endpoint's learned gaps, kept between ticks and fed only the requests recorded since the last tick
+        (the first tick reads the last :data:`HISTORY_LOOKBACK`)."""
         tz: tzinfo = ZoneInfo(policy.schedule.tz) if policy.schedule is not None else timezone.utc
-        hour = now.astimezone(tz).replace(minute=0, second=0, microsecond=0).astimezone(timezone.utc)
-        cached = self._profiles.get(ref)
-        if cached is not None and cached[0] == hour:
-            return cached[1]
-        # Whole past local hours only, [hour - 4 weeks, hour): learn_profile counts weeks back from its ``now``, and
-        # from a mid-hour ``now`` one Monday's 09:05 and 09:40 would fall in two different weeks. Just before the hour,
-        # every request of one occurrence of an hour falls in the same week.
-        starts = [r.started_at for r in self.ledger.requests(ref, since=hour - DEFAULT_WEEKS * WEEK, until=hour)]
-        first = [moment for moment in (changes[0].observed_at if changes else None, *starts[:1]) if moment is not None]
-        known = min(first, default=now)
-        profile = learn_profile(starts, hour - timedelta(microseconds=1), tz, known_since=known)
-        self._profiles[ref] = (hour, profile)
-        return profile
+        through, history = self._gaps.get(ref, (now - HISTORY_LOOKBACK, GapHistory(tz)))
+        for record in self.ledger.requests(ref, since=through, until=now):
+            history.add(record.started_at)
+        self._gaps[ref] = (now, history)
+        return history
 
     # -- acting and auditing ----------------------------------------------------------------------------------------
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 
-from epmgr.domain.keepalive import DEFAULT_COLD_START, TrafficProfile, keepalive_decision, next_prewarm
+from epmgr.domain.adaptive import GapHistory, adaptive_decision, next_prewarm
+from epmgr.domain.keepalive import DEFAULT_COLD_START
 from epmgr.domain.model import ActionKind, Activity, EndpointState, Hold
 from epmgr.domain.policies import (
     DOWN_ACTIONS,
@@ -14,11 +16,12 @@ from epmgr.domain.policies import (
     Decision,
     budget_decision,
     idle_decision,
+    idle_since,
     nothing,
     schedule_decision,
     schedule_next,
 )
-from epmgr.domain.policy import EndpointPolicy, OnStart
+from epmgr.domain.policy import EndpointPolicy, KeepAlive, OnStart
 from epmgr.domain.schedule import ScheduleState
 
 
@@ -37,9 +40,10 @@ class Situation:
         budgets: The endpoint's and its namespace's budget checks.
         budget_overridden: A person resumed it with ``--force`` after the budget acted, in this period.
         hold: A hold on waking in force (e.g. the budget paused it).
-        traffic: The learned hour-of-week profile (only for ``keep_alive = true``).
-        cold_start: The endpoint's measured cold start: the learned keep-alive's pre-warm lead.
-        keepalive_handled_at: The last audited keep-alive action, to pre-warm once per busy stretch.
+        gaps: The endpoint's learned idle gaps and bursts (for ``keep_alive = "adaptive"``; None: nothing learned).
+        price_per_hour: Its price per replica-hour, to weigh a cold start in dollars (None: unknown).
+        cold_start: The endpoint's measured cold start: the billed start-up and the pre-warm lead.
+        keepalive_handled_at: The last audited keep-alive action, to pre-warm once per expected burst.
     """
 
     state: EndpointState
@@ -52,7 +56,8 @@ class Situation:
     budgets: Sequence[BudgetCheck] = ()
     budget_overridden: bool = False
     hold: Hold | None = None
-    traffic: TrafficProfile | None = None
+    gaps: GapHistory | None = None
+    price_per_hour: Decimal | float | None = None
     cold_start: timedelta = DEFAULT_COLD_START
     keepalive_handled_at: datetime | None = None
 
@@ -71,9 +76,11 @@ def decide(policy: EndpointPolicy, s: Situation, now: datetime) -> Decision:
     5. **Schedule edge** -> ``on_start``/``on_end``, once per edge (or every tick with ``enforce``); with
        ``on_start = "resume"`` the window opens ``prewarm`` early (``s.phase`` is already shifted by the service).
     6. **Inside an active window with ``on_start = "resume"``** -> no idle action (the window promises warmth).
-    7. **Learned keep-alive** (``keep_alive = true``, not in a schedule's off window) -> pre-warm one cold start
-       before a likely busy hour (unless a budget or hold blocks waking), keep warm through busy hours.
-    8. **Idle** -> scale to zero, then pause.
+    7. **Idle pause** (``pause_after``) -> pause.
+    8. **Adaptive keep-alive** (``keep_alive = "adaptive"``, not in a schedule's off window) -> instead of
+       ``scale_to_zero_after``: keep warm or scale to zero by expected cost (:mod:`epmgr.domain.adaptive`), and
+       pre-warm one cold start before an expected periodic burst (unless a budget or hold blocks waking).
+    9. **Idle** -> scale to zero, then pause.
 
     Over all of them: an action that takes capacity away (pause, scale to zero, lower replicas) is never taken
     while a request is in flight; it is returned as skipped with code ``"in_flight"``.
@@ -112,14 +119,22 @@ def _decide(policy: EndpointPolicy, s: Situation, now: datetime) -> Decision:
     if in_window and policy.schedule is not None and policy.schedule.on_start == OnStart.RESUME:
         return _with_next(nothing("schedule", "inside an active window", "in_window"), planned)
     off_window = policy.schedule is not None and s.phase is not None and not s.phase.active
-    if policy.keep_alive and s.traffic is not None and not off_window:
+    if policy.keep_alive == KeepAlive.ADAPTIVE and not off_window:
+        pause_only = replace(policy.idle, scale_to_zero_after=None)
+        idle = idle_decision(pause_only, s.state, s.activity, s.awake_since, now)
+        if idle.action != ActionKind.NONE:
+            return idle
         handled = max(filter(None, (s.keepalive_handled_at, s.manual_at)), default=None)
-        warm = keepalive_decision(s.traffic, s.state, now, s.cold_start, handled_at=handled)
+        warm = adaptive_decision(
+            policy.adaptive, s.gaps, s.state, idle_since(s.activity, s.awake_since), now, lead=s.cold_start,
+            price_per_hour=s.price_per_hour if s.price_per_hour is not None else policy.price_per_hour,
+            handled_at=handled, awake_since=s.awake_since, min_uptime=policy.idle.min_uptime,
+        )  # fmt: skip
         if warm is not None and warm.action == ActionKind.RESUME and blocked_by:
             return replace(warm, reason=f"{warm.reason}; not resumed: {blocked_by}", code="held", skipped=True)
         if warm is not None:
             return _with_next(warm, planned)
-        planned = _earlier(planned, next_prewarm(s.traffic, now, s.cold_start))
+        return _with_next(idle, _earlier(planned, next_prewarm(s.gaps, now, s.cold_start)))
     idle = idle_decision(policy.idle, s.state, s.activity, s.awake_since, now)
     if idle.action == ActionKind.NONE:
         return _with_next(idle, planned)

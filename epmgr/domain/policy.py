@@ -76,6 +76,37 @@ class IdlePolicy:
     min_uptime: timedelta = timedelta(minutes=5)
 
 
+class KeepAlive(str, enum.Enum):
+    """How long a replica is kept after its last request.
+
+    ``off``: the idle policy's fixed ``scale_to_zero_after``. ``adaptive``: learned from the endpoint's own idle gaps
+    and priced (:mod:`epmgr.domain.adaptive`); ``keep_alive = true`` in a configuration means ``adaptive``.
+    """
+
+    OFF = "off"
+    ADAPTIVE = "adaptive"
+
+
+@dataclass(frozen=True)
+class AdaptiveKnobs:
+    """The adaptive keep-alive's knobs.
+
+    Attributes:
+        cold_start_usd: What one cold start a user waits for is worth, in US dollars (None: the price of
+            :data:`COLD_START_MINUTES` replica-minutes, which needs no price to be known).
+        max_cold_starts_per_day: Keep warm longer when the learned gaps predict more cold starts than this a day.
+        max_keep: Never keep a replica warm longer than this after its last request.
+    """
+
+    cold_start_usd: Decimal | None = None
+    max_cold_starts_per_day: float | None = None
+    max_keep: timedelta = timedelta(hours=2)
+
+
+COLD_START_MINUTES = 10
+"""The default price of a cold start, in replica-minutes of the endpoint itself."""
+
+
 @dataclass(frozen=True)
 class EndpointPolicy:
     """Everything configured for one endpoint."""
@@ -87,8 +118,13 @@ class EndpointPolicy:
     budget: Budget | None = None
     managed: bool = True
     protect: bool = False
-    keep_alive: bool = False  # learned keep-alive (epmgr.domain.keepalive): warm through the hours traffic comes
+    keep_alive: KeepAlive = KeepAlive.OFF  # True/False are accepted and mean adaptive/off
     price_per_hour: Decimal | None = None
+    adaptive: AdaptiveKnobs = field(default_factory=AdaptiveKnobs)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.keep_alive, bool):  # ``keep_alive = true``: the adaptive keep-alive
+            object.__setattr__(self, "keep_alive", KeepAlive.ADAPTIVE if self.keep_alive else KeepAlive.OFF)
 
     @property
     def acts(self) -> bool:
