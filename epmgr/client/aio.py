@@ -13,7 +13,7 @@ import httpx
 from epmgr.client import payloads
 from epmgr.client.context import ClientParts, build_parts
 from epmgr.client.sync import http_options
-from epmgr.client.transport import AsyncWakingTransport
+from epmgr.client.transport import AsyncWakingTransport, translated
 from epmgr.client.waker import Ready
 
 
@@ -68,26 +68,34 @@ class AsyncEndpointClient:
 
     async def request(self, method: str, path: str = "", **kwargs: Any) -> httpx.Response:
         """Any request to the endpoint (``path`` relative to its URL); POSTs wake it and are recorded."""
-        return await self._http.request(method, await self._url(path), **kwargs)
+        url = await self._url(path)
+        with translated(self.parts.waker.name):
+            return await self._http.request(method, url, **kwargs)
 
     @asynccontextmanager
     async def stream(self, method: str, path: str = "", **kwargs: Any) -> AsyncIterator[httpx.Response]:
         """A streamed request."""
-        async with self._http.stream(method, await self._url(path), **kwargs) as response:
-            yield response
+        url = await self._url(path)
+        with translated(self.parts.waker.name):
+            async with self._http.stream(method, url, **kwargs) as response:
+                yield response
 
     async def _post_json(self, url: str, body: dict[str, Any]) -> Any:
-        response = await self._http.post(url, json=body)
-        payloads.raise_for_status(response, self.parts.waker.name)
-        return response.json()
+        name = self.parts.waker.name
+        with translated(name):
+            response = await self._http.post(url, json=body)
+        payloads.raise_for_status(response, name)
+        return payloads.json_of(response, name)
 
     async def _events(self, url: str, body: dict[str, Any]) -> AsyncIterator[str]:
-        async with self._http.stream("POST", url, json=body) as response:
-            if not response.is_success:
-                await response.aread()
-                payloads.raise_for_status(response, self.parts.waker.name)
-            async for line in response.aiter_lines():
-                yield line
+        name = self.parts.waker.name
+        with translated(name):
+            async with self._http.stream("POST", url, json=body) as response:
+                if not response.is_success:
+                    await response.aread()
+                    payloads.raise_for_status(response, name)
+                async for line in response.aiter_lines():
+                    yield line
 
     async def text_generation(self, prompt: str, *, stream: bool = False, details: bool = False, **params: Any) -> Any:
         """As ``AsyncInferenceClient.text_generation``: the text, or (``stream``) an async iterator of tokens."""

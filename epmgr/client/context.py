@@ -7,15 +7,16 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
+from epmgr import names
 from epmgr.adapters.hf import HfEndpointsAPI
 from epmgr.client.recorder import ActivityRecorder
 from epmgr.client.waker import Waker
 from epmgr.clock import Clock, SystemClock
 from epmgr.config import Settings, load_settings
 from epmgr.domain.model import Actor, EndpointRef
+from epmgr.domain.wake import wake_timeout as wake_timeout_of
 from epmgr.errors import ConfigError, SchemaOutdated
 from epmgr.ledger import Ledger, open_ledger
 from epmgr.ports import EndpointsAPI
@@ -160,6 +161,15 @@ def build_parts(
         endpoint, url = None, endpoint
     if not endpoint and not url:
         raise ConfigError("give an endpoint name or URL (e.g. EndpointClient('phi3-mini'))", key="endpoint")
+    if endpoint:  # checked before any I/O: a name goes into API paths, ledger rows and audit lines
+        given_namespace, endpoint = names.endpoint_ref(endpoint)
+        namespace = namespace or given_namespace
+    if namespace is not None:
+        namespace = names.namespace(namespace)
+    try:
+        timeout = wake_timeout_of(wake_timeout)
+    except ValueError as exc:
+        raise ConfigError(str(exc), key="wake_timeout") from None
     if settings is None and (api is None or ledger is None or token is None):
         settings = load_settings(None, env=os.environ, namespace=namespace)
     token = token or (settings.token if settings else None)
@@ -196,7 +206,7 @@ def build_parts(
         ledger=ledger if ref is not None else None,
         url=url,
         token=token,
-        timeout=timedelta(seconds=wake_timeout),
+        timeout=timeout,
         health_route=health_route,
         clock=clock,
         actor=actor,

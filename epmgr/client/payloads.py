@@ -73,6 +73,20 @@ def raise_for_status(response: httpx.Response, endpoint: str) -> None:
     raise ApiError(message, endpoint=endpoint, status_code=status)
 
 
+def json_of(response: httpx.Response, endpoint: str) -> Any:
+    """The answer's JSON, or ApiError saying what came instead (a proxy's HTML page answering 200)."""
+    try:
+        return response.json()
+    except ValueError:
+        kind = response.headers.get("content-type", "no content type")
+        raise ApiError(
+            f"{endpoint} answered {response.status_code} with a body that is not JSON ({kind}): "
+            f"{response.text.strip()[:80]!r}",
+            endpoint=endpoint,
+            status_code=response.status_code,
+        ) from None
+
+
 def parse_text_generation(data: Any, *, details: bool) -> str | TextGenerationOutput:
     """``generated_text`` (or the whole output with ``details``) of a TGI answer (a list of one, or an object)."""
     first = data[0] if isinstance(data, list) else data

@@ -5,6 +5,11 @@ as ``batch`` records wait): requests that finished before their flush become one
 running become an in-flight row (``finished_at`` NULL) and are finished by a later flush. So the daemon sees a
 request in flight at most ``interval`` after it started, and a short request costs one insert. Everything is
 flushed on :meth:`ActivityRecorder.close` and at interpreter exit; a crash loses at most the last interval.
+
+While the ledger is down, callers are still served: their records stay queued and every flush tries again. A
+record still unwritten ``keep_for`` after its request started (or beyond ``max_queued``) is dropped, never
+silently: one warning when the ledger fails, then at most one a minute, one when it is back, and the counts on
+:attr:`ActivityRecorder.dropped` and :attr:`ActivityRecorder.queued`.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import logging
 import threading
 import weakref
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from epmgr.clock import Clock, SystemClock
 from epmgr.domain.model import EndpointRef, RequestRecord
@@ -24,6 +29,8 @@ from epmgr.ledger import Ledger
 from epmgr.ledger.store import RequestFinish
 
 log = logging.getLogger(__name__)
+
+WARN_EVERY = timedelta(minutes=1)
 
 _LIVE: weakref.WeakSet[ActivityRecorder] = weakref.WeakSet()
 
@@ -50,6 +57,8 @@ class ActivityRecorder:
         interval: Seconds between flushes; also the longest a running request stays unmarked.
         batch: Flush early once this many records wait.
         clock: Source of timestamps.
+        keep_for: While the ledger is down, how long a record is kept (from its request's start) before it is dropped.
+        max_queued: While the ledger is down, the most records kept in memory (the oldest are dropped first).
 
     Example:
         >>> recorder = ActivityRecorder(ledger)  # doctest: +SKIP
@@ -65,8 +74,16 @@ class ActivityRecorder:
         interval: float = 0.2,
         batch: int = 500,
         clock: Clock | None = None,
+        keep_for: timedelta = timedelta(minutes=10),
+        max_queued: int = 100_000,
     ) -> None:
         self.ledger = ledger
+        self.keep_for = keep_for
+        self.max_queued = max_queued
+        self.dropped = 0  # records given up while the ledger was down
+        self.failing_since: datetime | None = None  # when the ledger started failing (None: it works)
+        self._warned_at: datetime | None = None
+        self._dropped_since_warning = 0
         self.client_id = client_id
         self.interval = interval
         self.batch = batch
@@ -101,18 +118,73 @@ class ActivityRecorder:
             if pending.row_id is not None:
                 self._done.append(pending)
 
+    @property
+    def queued(self) -> int:
+        """Records waiting to be written (or finished) in the ledger."""
+        with self._lock:
+            return len(self._new) + len(self._done)
+
     def flush(self) -> None:
-        """Write everything queued now (called by the thread, by :meth:`close` and at exit)."""
+        """Write everything queued now (called by the thread, by :meth:`close` and at exit).
+
+        A ledger error keeps what was not written for the next flush (see the module); it never reaches a caller.
+        """
         with self._flush_lock:
             with self._lock:
                 new, self._new = self._new, []
                 done, self._done = self._done, []
             try:
-                self._write(new, done)
-            except EpmgrError as exc:  # the ledger is unusable: lose this batch rather than the caller's request
-                log.warning("could not record %d requests: %s", len(new) + len(done), exc)
+                if new:
+                    self._write_new(new, done)
+                    new = []
+                if done:
+                    self._write_done(done)
+                    done = []
+            except EpmgrError as exc:  # the ledger is unusable: keep the records, serve the callers
+                self._keep(new, done, exc)
+                return
+            if self.failing_since is not None:
+                log.warning(
+                    "the ledger is back: queued request records written (%d dropped while it was down)", self.dropped
+                )
+                self.failing_since = self._warned_at = None
 
-    def _write(self, new: list[Pending], done: list[Pending]) -> None:
+    def _keep(self, new: list[Pending], done: list[Pending], exc: EpmgrError) -> None:
+        """Queue unwritten records again, drop the too old (or too many), and warn at most once a minute."""
+        now = self.clock.now()
+        if self.failing_since is None:
+            self.failing_since = now
+        with self._lock:
+            self._new[:0] = new
+            self._done[:0] = done
+            dropped = self._drop(self._new, now) + self._drop(self._done, now)
+            excess = len(self._new) + len(self._done) - self.max_queued
+            if excess > 0:
+                cut = min(excess, len(self._new))
+                del self._new[:cut]
+                del self._done[: excess - cut]
+                dropped += excess
+            queued = len(self._new) + len(self._done)
+        self.dropped += dropped
+        self._dropped_since_warning += dropped
+        if self._warned_at is None or now - self._warned_at >= WARN_EVERY:
+            log.warning(
+                "the ledger is unavailable, request records are queued (%d waiting, %d dropped after %s): %s",
+                queued,
+                self._dropped_since_warning,
+                self.keep_for,
+                exc,
+            )
+            self._warned_at = now
+            self._dropped_since_warning = 0
+
+    def _drop(self, records: list[Pending], now: datetime) -> int:
+        kept = [p for p in records if now - p.started_at < self.keep_for]
+        dropped = len(records) - len(kept)
+        records[:] = kept
+        return dropped
+
+    def _write_new(self, new: list[Pending], done: list[Pending]) -> None:
         if new:
             records = []
             for p in new:  # read each under the lock: a request may finish while we build its row
@@ -138,6 +210,8 @@ class ActivityRecorder:
                     p.row_id = row_id
                     if record.finished_at is None and p.finished_at is not None:
                         done.append(p)  # it finished while its in-flight row was being written
+
+    def _write_done(self, done: list[Pending]) -> None:
         if done:
             finishes = []
             for p in done:
@@ -160,6 +234,12 @@ class ActivityRecorder:
         self._wake.set()
         self._thread.join(timeout=10)
         self.flush()
+        with self._lock:
+            lost = len(self._new) + len(self._done)
+            self._new, self._done = [], []
+        if lost:
+            self.dropped += lost
+            log.warning("the ledger is unavailable at exit: %d request records dropped", lost)
         _LIVE.discard(self)
 
 

@@ -12,7 +12,7 @@ from huggingface_hub import ChatCompletionOutput, ChatCompletionStreamOutput
 
 from epmgr.client import payloads
 from epmgr.client.context import ClientParts, build_parts
-from epmgr.client.transport import WakingTransport
+from epmgr.client.transport import WakingTransport, translated
 from epmgr.client.waker import Ready
 
 
@@ -101,24 +101,30 @@ class EndpointClient:
 
     def request(self, method: str, path: str = "", **kwargs: Any) -> httpx.Response:
         """Any request to the endpoint (``path`` relative to its URL); POSTs wake it and are recorded."""
-        return self._http.request(method, self._url(path), **kwargs)
+        url = self._url(path)
+        with translated(self.parts.waker.name):
+            return self._http.request(method, url, **kwargs)
 
     @contextmanager
     def stream(self, method: str, path: str = "", **kwargs: Any) -> Iterator[httpx.Response]:
         """A streamed request (``with client.stream("POST", "/generate_stream", json=...) as r: ...``)."""
-        with self._http.stream(method, self._url(path), **kwargs) as response:
+        url = self._url(path)
+        with translated(self.parts.waker.name), self._http.stream(method, url, **kwargs) as response:
             yield response
 
     def _post_json(self, url: str, body: dict[str, Any]) -> Any:
-        response = self._http.post(url, json=body)
-        payloads.raise_for_status(response, self.parts.waker.name)
-        return response.json()
+        name = self.parts.waker.name
+        with translated(name):
+            response = self._http.post(url, json=body)
+        payloads.raise_for_status(response, name)
+        return payloads.json_of(response, name)
 
     def _events(self, url: str, body: dict[str, Any]) -> Iterator[str]:
-        with self._http.stream("POST", url, json=body) as response:
+        name = self.parts.waker.name
+        with translated(name), self._http.stream("POST", url, json=body) as response:
             if not response.is_success:
                 response.read()
-                payloads.raise_for_status(response, self.parts.waker.name)
+                payloads.raise_for_status(response, name)
             yield from response.iter_lines()
 
     # -- InferenceClient-compatible tasks -----------------------------------------------------------

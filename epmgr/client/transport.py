@@ -14,13 +14,18 @@ no management-API call at all). An answer that means "asleep" (503, 502, 400 ``I
 connection) makes the transport wake the endpoint (:class:`~epmgr.client.waker.Waker`, single flight) and send
 again. Every answer carries ``X-Epmgr-Cold-Start: true|false``. Streams are passed through chunk by chunk; the
 request is recorded as finished when its stream closes.
+
+A broken connection never reaches the caller as a raw httpx error: a read, write or protocol error (a kept-alive
+connection the server closed) is sent again once, then it, a timeout or any other transport error becomes
+:class:`~epmgr.errors.ApiUnavailable` naming the endpoint; so does a stream cut in the middle.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,13 +33,59 @@ import httpx
 
 from epmgr.client.recorder import ActivityRecorder, Pending
 from epmgr.client.waker import Ready, Waker
-from epmgr.errors import WakeTimeout
+from epmgr.errors import ApiUnavailable, WakeTimeout
 
 COLD_START_HEADER = "X-Epmgr-Cold-Start"
 SCALE_UP_HEADER = "X-Scale-Up-Timeout"
 ASLEEP_STATUSES = frozenset({502, 503})
 FRESH_S = 30.0  # an endpoint that answered this recently is taken as warm without a health check
 _KEEP_BODY = 64 * 1024  # bytes of an answer kept for token counting (a stream keeps its tail)
+SENT_AGAIN = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)  # a stale kept-alive connection
+
+
+def broken(endpoint: str, exc: httpx.TransportError) -> ApiUnavailable:
+    """The error a caller gets for a transport failure talking to ``endpoint`` (never the raw httpx one)."""
+    what = "did not answer in time" if isinstance(exc, httpx.TimeoutException) else "connection failed"
+    return ApiUnavailable(f"{endpoint}: the endpoint's {what} ({type(exc).__name__}: {exc})", endpoint=endpoint)
+
+
+@contextmanager
+def translated(endpoint: str) -> Iterator[None]:
+    """Turn an httpx transport error raised inside the block into :func:`broken`'s ApiUnavailable."""
+    try:
+        yield
+    except httpx.TransportError as exc:
+        raise broken(endpoint, exc) from exc
+
+
+def send_once_more(endpoint: str, send: Callable[[], httpx.Response]) -> httpx.Response:
+    """``send()``, again once after a stale-connection error; ConnectError passes (it means "asleep")."""
+    for attempt in (1, 2):
+        try:
+            return send()
+        except httpx.ConnectError:
+            raise
+        except SENT_AGAIN as exc:
+            if attempt == 2:
+                raise broken(endpoint, exc) from exc
+        except httpx.TransportError as exc:
+            raise broken(endpoint, exc) from exc
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def send_once_more_async(endpoint: str, send: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
+    """The asyncio twin of :func:`send_once_more`."""
+    for attempt in (1, 2):
+        try:
+            return await send()
+        except httpx.ConnectError:
+            raise
+        except SENT_AGAIN as exc:
+            if attempt == 2:
+                raise broken(endpoint, exc) from exc
+        except httpx.TransportError as exc:
+            raise broken(endpoint, exc) from exc
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def needs_wake(response: httpx.Response) -> bool:
@@ -62,15 +113,17 @@ class _Tail:
 
 
 class _RecordingStream(httpx.SyncByteStream):
-    def __init__(self, inner: httpx.SyncByteStream, done: _Done) -> None:
+    def __init__(self, inner: httpx.SyncByteStream, done: _Done, endpoint: str) -> None:
         self.inner = inner
         self.done = done
+        self.endpoint = endpoint
         self.tail = _Tail()
 
     def __iter__(self) -> Iterator[bytes]:
-        for chunk in self.inner:
-            self.tail.add(chunk)
-            yield chunk
+        with translated(self.endpoint):
+            for chunk in self.inner:
+                self.tail.add(chunk)
+                yield chunk
 
     def close(self) -> None:
         try:
@@ -80,15 +133,17 @@ class _RecordingStream(httpx.SyncByteStream):
 
 
 class _AsyncRecordingStream(httpx.AsyncByteStream):
-    def __init__(self, inner: httpx.AsyncByteStream, done: _Done) -> None:
+    def __init__(self, inner: httpx.AsyncByteStream, done: _Done, endpoint: str) -> None:
         self.inner = inner
         self.done = done
+        self.endpoint = endpoint
         self.tail = _Tail()
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self.inner:
-            self.tail.add(chunk)
-            yield chunk
+        with translated(self.endpoint):
+            async for chunk in self.inner:
+                self.tail.add(chunk)
+                yield chunk
 
     async def aclose(self) -> None:
         try:
@@ -144,6 +199,13 @@ class _Core:
     def prepare(self, request: httpx.Request) -> None:
         if self.hold_s and SCALE_UP_HEADER.lower() not in request.headers:
             request.headers[SCALE_UP_HEADER] = str(int(self.hold_s))
+
+    def held(self, request: httpx.Request, ready: Ready, waited_s: float) -> None:
+        """A scaled-to-zero endpoint is woken by a held request: hold the next one even if holding is off
+        (else every 503 would start another wake at once, a busy loop for the whole cold start)."""
+        if ready.hold and SCALE_UP_HEADER.lower() not in request.headers:
+            left = max(1, int(self.waker.timeout.total_seconds() - waited_s))
+            request.headers[SCALE_UP_HEADER] = str(left)
 
     def start(self) -> Pending | None:
         if self.recorder is None or self.waker.ref is None:
@@ -228,22 +290,25 @@ class WakingTransport(httpx.BaseTransport):
                 core.prepare(request)
                 sent_at = clock.now()
                 try:
-                    response = self.inner.handle_request(request)
+                    response = send_once_more(self.waker.name, lambda: self.inner.handle_request(request))
                 except httpx.ConnectError:  # a paused real endpoint may refuse the connection
                     response = None
                 if response is not None:
                     if response.status_code == 400:
-                        response.read()
+                        with translated(self.waker.name):
+                            response.read()
                     if not needs_wake(response):
                         done = core.finish(response, pending, cold)
-                        response.stream = _RecordingStream(response.stream, done)  # type: ignore[arg-type]
+                        stream = _RecordingStream(response.stream, done, self.waker.name)  # type: ignore[arg-type]
+                        response.stream = stream
                         return response
                     response.close()
                 cold = True
-                self.waker.ensure_awake(since=sent_at)
+                ready = self.waker.ensure_awake(since=sent_at)
                 waited_s = (clock.now() - started).total_seconds()
                 if core.deadline_passed(waited_s):
                     raise core.timeout_error(waited_s)
+                core.held(request, ready, waited_s)
         except BaseException:
             core.fail(pending)
             raise
@@ -306,22 +371,27 @@ class AsyncWakingTransport(httpx.AsyncBaseTransport):
                 core.prepare(request)
                 sent_at = clock.now()
                 try:
-                    response = await self.inner.handle_async_request(request)
+                    response = await send_once_more_async(
+                        self.waker.name, lambda: self.inner.handle_async_request(request)
+                    )
                 except httpx.ConnectError:
                     response = None
                 if response is not None:
                     if response.status_code == 400:
-                        await response.aread()
+                        with translated(self.waker.name):
+                            await response.aread()
                     if not needs_wake(response):
                         done = core.finish(response, pending, cold)
-                        response.stream = _AsyncRecordingStream(response.stream, done)  # type: ignore[arg-type]
+                        stream = _AsyncRecordingStream(response.stream, done, self.waker.name)  # type: ignore[arg-type]
+                        response.stream = stream
                         return response
                     await response.aclose()
                 cold = True
-                await self.ensure_awake(sent_at)
+                ready = await self.ensure_awake(sent_at)
                 waited_s = (clock.now() - started).total_seconds()
                 if core.deadline_passed(waited_s):
                     raise core.timeout_error(waited_s)
+                core.held(request, ready, waited_s)
         except BaseException:
             core.fail(pending)
             raise

@@ -29,6 +29,7 @@ from epmgr.domain.wake import (
     WakeView,
     budget_message,
     failed_message,
+    next_sleep,
     plan_wake,
     timeout_message,
 )
@@ -38,7 +39,7 @@ from epmgr.operations import Operator
 from epmgr.ports import EndpointsAPI
 
 HEALTH_TIMEOUT = httpx.Timeout(5.0)
-MIN_SLEEP_S = 0.01
+MIN_SLEEP = timedelta(milliseconds=10)
 
 
 @dataclass(frozen=True)
@@ -198,10 +199,10 @@ class Waker:
                     last_state=EndpointState.UNKNOWN.value,
                     waited_s=waited.total_seconds(),
                 )
-            self._sleep(self.cadence.health_delay(attempt), self.timeout - waited)
+            self._sleep(self.cadence.health_delay(attempt), waited)
 
-    def _sleep(self, delay: timedelta, remaining: timedelta) -> None:
-        self.clock.sleep(max(MIN_SLEEP_S, min(delay, remaining).total_seconds()))
+    def _sleep(self, delay: timedelta, waited: timedelta) -> None:
+        self.clock.sleep(next_sleep(delay, waited, self.timeout, floor=MIN_SLEEP).total_seconds())
 
     # -- the full wake ------------------------------------------------------------------------------
 
@@ -290,7 +291,7 @@ class Waker:
                     delay = max(next_api - now, timedelta(0))
                 else:
                     delay = self.cadence.api_first
-                self._sleep(delay, self.timeout - waited)
+                self._sleep(delay, waited)
         finally:
             if have_lease and self.ledger is not None:
                 self.ledger.release_lease(lease, holder)

@@ -43,9 +43,50 @@ def next_wake_step(state: EndpointState) -> WakeStep:
 
 
 def poll_delay(attempt: int, *, first: timedelta = timedelta(milliseconds=250), cap: timedelta) -> timedelta:
-    """Capped doubling poll interval: ``first``, 2x, 4x, ... never above ``cap`` (``attempt`` counts from 1)."""
-    delay = first * int(2 ** max(attempt - 1, 0))
+    """Capped doubling poll interval: ``first``, 2x, 4x, ... never above ``cap`` (``attempt`` counts from 1).
+
+    Defined for any ``attempt`` (a 5-minute wake polls hundreds of times): the doubling stops as soon as it
+    reaches ``cap``, so no huge intermediate ``timedelta`` is ever built. A ``first`` or ``cap`` at or below zero
+    gives zero (never a negative sleep).
+
+    Example:
+        >>> poll_delay(10**9, cap=timedelta(seconds=5))
+        datetime.timedelta(seconds=5)
+    """
+    if cap <= timedelta(0) or first <= timedelta(0):
+        return timedelta(0)
+    delay = first
+    for _ in range(max(attempt - 1, 0)):
+        if delay >= cap / 2:  # the next doubling reaches the cap (compared before doubling: no overflow)
+            return cap
+        delay *= 2
     return min(delay, cap)
+
+
+def next_sleep(delay: timedelta, waited: timedelta, timeout: timedelta, *, floor: timedelta) -> timedelta:
+    """How long a waiter sleeps before looking again: ``delay`` cut to the time left before ``timeout``, but at
+    least ``floor`` (time always moves on, so any deadline is reached) and never negative.
+
+    Example:
+        >>> next_sleep(timedelta(seconds=5), timedelta(seconds=58), timedelta(minutes=1), floor=timedelta(0))
+        datetime.timedelta(seconds=2)
+    """
+    remaining = timeout - waited if waited < timeout else timedelta(0)
+    return max(floor, min(delay, remaining), timedelta(0))
+
+
+MAX_WAKE_TIMEOUT = timedelta(days=1)
+
+
+def wake_timeout(seconds: float) -> timedelta:
+    """A wake timeout from seconds: more than 0 and at most a day (no endpoint takes longer to start).
+
+    Raises:
+        ValueError: Saying what is expected (the callers name where the value came from).
+    """
+    if not seconds > 0 or seconds > MAX_WAKE_TIMEOUT.total_seconds():  # also refuses NaN
+        raise ValueError(f"expected a wake timeout of more than 0 s and at most 86400 s (a day), got {seconds!r}")
+    return timedelta(seconds=seconds)
 
 
 # -- the wake state machine the client drives ------------------------------------------------------
