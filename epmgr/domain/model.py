@@ -75,6 +75,8 @@ class Outcome(str, enum.Enum):
     SKIPPED = "skipped"
     FAILED = "failed"
     DRY_RUN = "dry_run"
+    STARTED = "started"  # written before the API call; completed after it (or reconciled after a crash)
+    UNKNOWN = "unknown"  # a started action whose effect could not be determined after a crash
 
 
 @dataclass(frozen=True, order=True)
@@ -186,6 +188,9 @@ class ActionRecord:
     error: str | None = None
     policy: str | None = None  # the rule behind it: "idle", "schedule", "budget", "manual", ...
     id: int | None = None
+    holder: str | None = None  # the daemon (lease holder) that acted
+    completed_at: datetime | None = None  # when a started action was completed (or reconciled)
+    detail: str | None = None  # how the outcome was established, e.g. reconciled after a restart
 
 
 @dataclass(frozen=True)
@@ -225,6 +230,7 @@ class Lease:
     name: str
     holder: str
     expires_at: datetime
+    epoch: int = 0  # the fencing token: it grows each time the lease is taken anew
 
 
 @dataclass(frozen=True)

@@ -105,8 +105,15 @@ class ActionRow(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     policy: Mapped[str | None] = mapped_column(String(32))
+    # Intent before act: a daemon action is written "started" before its API call, completed after it.
+    holder: Mapped[str | None] = mapped_column(String(160))
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    detail: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_actions_endpoint_requested", "endpoint_id", "requested_at"),)
+    __table_args__ = (
+        Index("ix_actions_endpoint_requested", "endpoint_id", "requested_at"),
+        Index("ix_actions_outcome", "outcome"),
+    )
 
 
 class LeaseRow(Base):
@@ -118,6 +125,8 @@ class LeaseRow(Base):
     holder: Mapped[str] = mapped_column(String(160))
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The fencing token: +1 each time the lease is taken anew (not on renewal).
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class PriceRow(Base):

@@ -9,15 +9,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, delete, func, insert, or_, select, type_coerce, update
+from sqlalchemy import Row, func, insert, or_, select, type_coerce, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from epmgr.domain.model import (
-    ActionKind,
-    ActionRecord,
     Activity,
-    Actor,
     ChangeSource,
     EndpointRecord,
     EndpointRef,
@@ -25,24 +22,22 @@ from epmgr.domain.model import (
     EndpointState,
     Hold,
     Instance,
-    Lease,
-    Outcome,
     PriceRecord,
     RequestRecord,
     StateChange,
 )
 from epmgr.errors import LedgerError, SchemaOutdated
 from epmgr.ledger import migrate
+from epmgr.ledger.audit import Audit
+from epmgr.ledger.base import REF_COLUMNS, describe
 from epmgr.ledger.engine import make_engine, normalize_url
-from epmgr.ledger.schema import ActionRow, EndpointRow, HoldRow, LeaseRow, PriceRow, RequestRow, StateChangeRow
+from epmgr.ledger.leases import Leases
+from epmgr.ledger.schema import EndpointRow, HoldRow, PriceRow, RequestRow, StateChangeRow
 from epmgr.ledger.types import UTCDateTime
 
 # A request still "in flight" after this long is taken as abandoned (its client crashed) and stops
 # counting as activity that protects the endpoint.
 IN_FLIGHT_STALE_AFTER = timedelta(hours=1)
-
-# The endpoint's identity, joined onto rows of the other tables.
-_REF_COLUMNS = (EndpointRow.namespace.label("ep_namespace"), EndpointRow.name.label("ep_name"))
 
 
 @dataclass(frozen=True)
@@ -54,12 +49,6 @@ class RequestFinish:
     status_code: int | None = None
     tokens_in: int | None = None
     tokens_out: int | None = None
-
-
-def _describe(exc: SQLAlchemyError) -> str:
-    """The driver's own message (without SQLAlchemy's SQL echo and background link)."""
-    original = getattr(exc, "orig", None)
-    return f"{type(original or exc).__name__}: {original or exc}"
 
 
 def _micros(delta: timedelta | None) -> int | None:
@@ -92,53 +81,12 @@ def _instance_of(row: Row[Any]) -> Instance | None:
     )
 
 
-class Ledger:
+class Ledger(Leases, Audit):
     """Records requests, state changes, actions and leases in one database.
 
     Args:
         engine: A SQLAlchemy engine from :func:`epmgr.ledger.make_engine`; the schema must be current.
     """
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._endpoint_ids: dict[EndpointRef, int] = {}
-
-    # -- plumbing -----------------------------------------------------------------------------------
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        try:
-            with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
-                yield conn
-        except SQLAlchemyError as exc:
-            raise LedgerError(f"ledger write failed: {_describe(exc)}") from exc
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        try:
-            with self.engine.connect() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise LedgerError(f"ledger read failed: {_describe(exc)}") from exc
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-    def _endpoint_id(self, conn: Connection, ref: EndpointRef, now: datetime) -> int:
-        cached = self._endpoint_ids.get(ref)
-        if cached is not None:
-            return cached
-        query = select(EndpointRow.id).where(EndpointRow.namespace == ref.namespace, EndpointRow.name == ref.name)
-        found = conn.execute(query).scalar()
-        if found is None:
-            values = {"namespace": ref.namespace, "name": ref.name, "first_seen_at": now, "last_seen_at": now}
-            try:
-                with conn.begin_nested():
-                    found = conn.execute(insert(EndpointRow).values(**values).returning(EndpointRow.id)).scalar_one()
-            except IntegrityError:  # another process inserted it first
-                found = conn.execute(query).scalar_one()
-        self._endpoint_ids[ref] = found
-        return found
 
     # -- endpoints ----------------------------------------------------------------------------------
 
@@ -225,7 +173,7 @@ class Ledger:
         self, ref: EndpointRef | None = None, *, since: datetime | None = None, until: datetime | None = None
     ) -> list[RequestRecord]:
         """Requests in start order, optionally for one endpoint and a [since, until) window."""
-        query = select(RequestRow.__table__, *_REF_COLUMNS).join(EndpointRow)
+        query = select(RequestRow.__table__, *REF_COLUMNS).join(EndpointRow)
         if ref is not None:
             query = query.where(EndpointRow.namespace == ref.namespace, EndpointRow.name == ref.name)
         if since is not None:
@@ -328,7 +276,7 @@ class Ledger:
         self, ref: EndpointRef | None = None, *, since: datetime | None = None, until: datetime | None = None
     ) -> list[StateChange]:
         """State changes in observation order, optionally for one endpoint and a [since, until) window."""
-        query = select(StateChangeRow.__table__, *_REF_COLUMNS).join(EndpointRow)
+        query = select(StateChangeRow.__table__, *REF_COLUMNS).join(EndpointRow)
         if ref is not None:
             query = query.where(EndpointRow.namespace == ref.namespace, EndpointRow.name == ref.name)
         if since is not None:
@@ -341,7 +289,7 @@ class Ledger:
 
     def last_state_change(self, ref: EndpointRef) -> StateChange | None:
         query = (
-            select(StateChangeRow.__table__, *_REF_COLUMNS)
+            select(StateChangeRow.__table__, *REF_COLUMNS)
             .join(EndpointRow)
             .where(EndpointRow.namespace == ref.namespace, EndpointRow.name == ref.name)
             .order_by(StateChangeRow.observed_at.desc(), StateChangeRow.id.desc())
@@ -365,52 +313,6 @@ class Ledger:
             id=row.id,
         )
 
-    # -- actions (audit log) ------------------------------------------------------------------------
-
-    def record_action(self, action: ActionRecord) -> int:
-        """Append one entry to the audit log."""
-        with self._write() as conn:
-            values = {
-                "endpoint_id": self._endpoint_id(conn, action.ref, action.requested_at),
-                "action": action.action.value,
-                "reason": action.reason,
-                "actor": action.actor.value,
-                "requested_at": action.requested_at,
-                "outcome": action.outcome.value,
-                "error": action.error,
-                "policy": action.policy,
-            }
-            return int(conn.execute(insert(ActionRow).values(**values).returning(ActionRow.id)).scalar_one())
-
-    def actions(
-        self, ref: EndpointRef | None = None, *, since: datetime | None = None, limit: int | None = None
-    ) -> list[ActionRecord]:
-        """Audit-log entries, newest last."""
-        query = select(ActionRow.__table__, *_REF_COLUMNS).join(EndpointRow)
-        if ref is not None:
-            query = query.where(EndpointRow.namespace == ref.namespace, EndpointRow.name == ref.name)
-        if since is not None:
-            query = query.where(ActionRow.requested_at >= since)
-        query = query.order_by(ActionRow.requested_at.desc(), ActionRow.id.desc())
-        if limit is not None:
-            query = query.limit(limit)
-        with self._read() as conn:
-            rows = conn.execute(query).all()
-        return [
-            ActionRecord(
-                ref=EndpointRef(row.ep_namespace, row.ep_name),
-                action=ActionKind(row.action),
-                reason=row.reason,
-                actor=Actor(row.actor),
-                requested_at=row.requested_at,
-                outcome=Outcome(row.outcome),
-                error=row.error,
-                policy=row.policy,
-                id=row.id,
-            )
-            for row in reversed(rows)
-        ]
-
     # -- holds ------------------------------------------------------------------------------------
 
     def place_hold(self, hold: Hold) -> int:
@@ -428,7 +330,7 @@ class Ledger:
     def active_hold(self, ref: EndpointRef, now: datetime) -> Hold | None:
         """The newest hold in force on ``ref`` at ``now``, if any."""
         query = (
-            select(HoldRow.__table__, *_REF_COLUMNS)
+            select(HoldRow.__table__, *REF_COLUMNS)
             .join(EndpointRow)
             .where(EndpointRow.namespace == ref.namespace, EndpointRow.name == ref.name)
             .where(HoldRow.released_at.is_(None), or_(HoldRow.until.is_(None), HoldRow.until > now))
@@ -498,41 +400,6 @@ class Ledger:
                 for r in rows.all()
             ]
 
-    # -- leases -------------------------------------------------------------------------------------
-
-    def acquire_lease(self, name: str, holder: str, ttl: timedelta, now: datetime) -> bool:
-        """Take or renew lease ``name`` for ``holder`` until ``now + ttl``.
-
-        Returns:
-            True if ``holder`` holds the lease now; False if someone else holds an unexpired one.
-        """
-        expires = now + ttl
-        with self._write() as conn:
-            taken = conn.execute(
-                update(LeaseRow)
-                .where(LeaseRow.name == name, or_(LeaseRow.holder == holder, LeaseRow.expires_at <= now))
-                .values(holder=holder, expires_at=expires, acquired_at=now)
-            ).rowcount
-            if taken:
-                return True
-            try:
-                with conn.begin_nested():
-                    conn.execute(insert(LeaseRow).values(name=name, holder=holder, acquired_at=now, expires_at=expires))
-            except IntegrityError:
-                return False
-            return True
-
-    def release_lease(self, name: str, holder: str) -> bool:
-        """Give lease ``name`` up if ``holder`` holds it; returns whether it did."""
-        with self._write() as conn:
-            gone = conn.execute(delete(LeaseRow).where(and_(LeaseRow.name == name, LeaseRow.holder == holder)))
-            return bool(gone.rowcount)
-
-    def lease(self, name: str) -> Lease | None:
-        with self._read() as conn:
-            row = conn.execute(select(LeaseRow.__table__).where(LeaseRow.name == name)).first()
-        return Lease(name=row.name, holder=row.holder, expires_at=row.expires_at) if row else None
-
 
 @contextmanager
 def ledger_errors(url: str) -> Iterator[None]:
@@ -540,7 +407,7 @@ def ledger_errors(url: str) -> Iterator[None]:
     try:
         yield
     except SQLAlchemyError as exc:
-        raise LedgerError(f"cannot use the ledger at {redact_url(url)}: {_describe(exc)}") from exc
+        raise LedgerError(f"cannot use the ledger at {redact_url(url)}: {describe(exc)}") from exc
 
 
 def open_ledger(url: str, *, upgrade: bool = True) -> Ledger:

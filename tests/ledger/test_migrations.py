@@ -78,6 +78,7 @@ def test_the_wheel_ships_the_migrations(tmp_path: Path) -> None:
     assert "epmgr/_migrations/env.py" in names
     assert "epmgr/_migrations/versions/0001_initial.py" in names
     assert "epmgr/_migrations/versions/0002_prices_holds.py" in names
+    assert "epmgr/_migrations/versions/0003_intents_fencing.py" in names
     assert "epmgr/py.typed" in names
     assert not any(name.startswith("migrations/") for name in names)
 
