@@ -14,6 +14,7 @@ from epmgr.cli.daemon import daemon, status
 from epmgr.cli.db import db
 from epmgr.cli.emulator import emulator
 from epmgr.cli.endpoints import COMMANDS as ENDPOINT_COMMANDS
+from epmgr.cli.init import init
 from epmgr.cli.proxy import proxy
 from epmgr.errors import EpmgrError
 
@@ -61,6 +62,7 @@ cli.add_command(emulator)
 cli.add_command(proxy)
 cli.add_command(daemon)
 cli.add_command(status)
+cli.add_command(init)
 for command in ENDPOINT_COMMANDS:
     cli.add_command(command)
 
