@@ -7,7 +7,8 @@ What it adds to the library, each for a reason found in ``reference/hf-endpoints
 - the management API's base URL can point at another host (``EPMGR_HF_API_URL``, e.g. the emulator): the library
   has no setting for it, only a module constant read at call time, which is swapped under a lock per call;
 - timeouts (the library sets none) and retries of 429, 5xx and connection errors with capped exponential backoff
-  and jitter, honouring ``Retry-After``;
+  and jitter, honouring ``Retry-After``; each call, retries included, ends within ``call_timeout_s`` and within
+  the caller's :mod:`epmgr.deadline` (the daemon's lease), so an API that never answers fails in bounded time;
 - listing follows ``nextCursor`` pages (the library reads one page only);
 - every failure becomes an :mod:`epmgr.errors` exception; library objects never leave this module.
 """
@@ -21,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import httpx
@@ -30,6 +32,7 @@ from huggingface_hub.utils import _http as hf_http
 from huggingface_hub.utils._headers import build_hf_headers
 from huggingface_hub.utils._http import get_session, hf_raise_for_status, set_client_factory
 
+from epmgr import deadline as deadlines
 from epmgr.adapters.hf_payload import hardware_option, snapshot_from_payload
 from epmgr.domain.backoff import Backoff, parse_retry_after
 from epmgr.domain.model import EndpointChanges, EndpointSnapshot, EndpointSpec, EndpointState, HardwareOption
@@ -49,10 +52,14 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 HEALTH_TIMEOUT = httpx.Timeout(5.0)
 DEFAULT_BACKOFF = Backoff()
+# One call, all its retries included, never takes longer than this (an API that never answers used to take 156 s).
+DEFAULT_CALL_TIMEOUT_S = 60.0
 
 _DEFAULT_MANAGEMENT_URL = constants.INFERENCE_ENDPOINTS_ENDPOINT
 _BASE_LOCK = threading.RLock()
 _RATELIMIT_RESET = re.compile(r"\bt=(\d+)")
+# Seconds left for the HTTP request being sent from this context (set by ``_call``, read by the request hook).
+_REQUEST_TIMEOUT: ContextVar[float | None] = ContextVar("epmgr_request_timeout", default=None)
 
 
 @contextmanager
@@ -67,6 +74,18 @@ def _management_base(url: str) -> Iterator[None]:
             constants.INFERENCE_ENDPOINTS_ENDPOINT = previous
 
 
+def _bound_request(request: httpx.Request) -> None:
+    """Request hook: no phase of this request (connect, read, ...) may outlast the time left to its call."""
+    left = _REQUEST_TIMEOUT.get()
+    if left is None:
+        return
+    current = request.extensions.get("timeout") or {}
+    request.extensions["timeout"] = {
+        phase: left if current.get(phase) is None else min(float(current[phase]), left)
+        for phase in ("connect", "read", "write", "pool")
+    }
+
+
 def install_timeouts(timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> None:
     """Give huggingface_hub's shared HTTP client a timeout, unless someone installed their own client factory."""
     if hf_http._GLOBAL_CLIENT_FACTORY is not hf_http.default_client_factory:
@@ -74,7 +93,9 @@ def install_timeouts(timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> None:
 
     def factory() -> httpx.Client:
         return httpx.Client(
-            event_hooks={"request": [hf_http.hf_request_event_hook]}, follow_redirects=True, timeout=timeout
+            event_hooks={"request": [hf_http.hf_request_event_hook, _bound_request]},
+            follow_redirects=True,
+            timeout=timeout,
         )
 
     set_client_factory(factory)
@@ -126,6 +147,9 @@ class HfEndpointsAPI:
         backoff: How to space retries of 429, 5xx and connection errors.
         sleep: How to wait between retries (tests pass a fake).
         draw: The jitter's random source.
+        call_timeout_s: The longest one call may take, retries included (an ambient :mod:`epmgr.deadline` that
+            ends sooner wins).
+        monotonic: The clock of that bound (tests pass a fake).
 
     Example:
         >>> api = HfEndpointsAPI(token="hf_...", namespace="my-org")  # doctest: +SKIP
@@ -141,6 +165,8 @@ class HfEndpointsAPI:
         backoff: Backoff | None = None,
         sleep: Callable[[float], None] = time.sleep,
         draw: Callable[[], float] = random.random,
+        call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if not token:
             raise AuthError("no HF token: set HF_TOKEN or run `hf auth login`")
@@ -153,6 +179,8 @@ class HfEndpointsAPI:
         self._backoff = backoff or DEFAULT_BACKOFF
         self._sleep = sleep
         self._draw = draw
+        self._call_timeout_s = call_timeout_s
+        self._monotonic = monotonic
         self.calls = 0  # HTTP attempts made (retries included), for tests and metrics
         install_timeouts()
 
@@ -162,9 +190,17 @@ class HfEndpointsAPI:
     # -- plumbing -----------------------------------------------------------------------------------
 
     def _call(self, what: str, operation: Callable[[], T], *, endpoint: str | None = None) -> T:
-        """Run one library call with retries; failures come out as epmgr errors."""
+        """Run one library call with retries, all within the call's deadline; failures come out as epmgr errors."""
+        ends = self._monotonic() + self._call_timeout_s
+        ambient = deadlines.remaining(monotonic=self._monotonic)
+        if ambient is not None:
+            ends = min(ends, self._monotonic() + ambient)
         for attempt in range(1, self._backoff.attempts + 1):
+            left = ends - self._monotonic()
+            if left <= 0:
+                raise ApiUnavailable(f"{what}: no time left for the call (deadline reached)", endpoint=endpoint)
             self.calls += 1
+            token = _REQUEST_TIMEOUT.set(left)
             try:
                 with _management_base(self._management_url):
                     return operation()
@@ -173,10 +209,16 @@ class HfEndpointsAPI:
                 if response is None or response.status_code not in RETRY_STATUSES or attempt == self._backoff.attempts:
                     raise translate(exc, what=what, endpoint=endpoint) from exc
                 delay = self._backoff.delay(attempt, self._draw(), _retry_after(response))
+                failure: Exception = exc
             except httpx.TransportError as exc:
                 if attempt == self._backoff.attempts:
                     raise translate(exc, what=what, endpoint=endpoint) from exc
                 delay = self._backoff.delay(attempt, self._draw())
+                failure = exc
+            finally:
+                _REQUEST_TIMEOUT.reset(token)
+            if self._monotonic() + delay >= ends:  # waiting would pass the deadline: give up now
+                raise translate(failure, what=what, endpoint=endpoint) from failure
             self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 

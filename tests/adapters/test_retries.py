@@ -7,6 +7,7 @@ import pytest
 import respx
 
 from epmgr.adapters.hf import HfEndpointsAPI
+from epmgr.deadline import within
 from epmgr.domain.backoff import Backoff
 from epmgr.domain.model import EndpointSpec, EndpointState, Instance
 from epmgr.emulator import DEMO_TOKEN, DEMO_USER, EmulatorServer, FaultConfig
@@ -142,3 +143,67 @@ def test_pages_of_the_list_are_followed() -> None:
         mock.get(f"{BASE}/v2/endpoint/ns").respond(json=first)
         names = [s.ref.name for s in mocked_api(Sleeps()).list_endpoints()]
     assert names == ["ep", "ep2"]
+
+
+class FakeMonotonic:
+    """A monotonic clock that moves only when a (fake) request or sleep takes time."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def hanging_api(clock: FakeMonotonic, **options: float) -> HfEndpointsAPI:
+    backoff = Backoff(base_s=1.0, cap_s=4.0, attempts=5)
+    return HfEndpointsAPI(
+        token="hf_secret", namespace="ns", api_url=BASE, backoff=backoff, sleep=clock.sleep, draw=lambda: 1.0,
+        monotonic=clock, **options,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def never_answers(clock: FakeMonotonic, timeouts: list[float]) -> object:
+    """A server that never answers: each request waits out its own read timeout, then times out."""
+
+    def side_effect(request: httpx.Request) -> httpx.Response:
+        read = float(request.extensions["timeout"]["read"])
+        timeouts.append(read)
+        clock.now += read
+        raise httpx.ReadTimeout("no answer", request=request)
+
+    return side_effect
+
+
+def test_an_api_that_never_answers_fails_within_the_call_timeout() -> None:
+    clock, timeouts = FakeMonotonic(), list[float]()
+    with respx.mock() as mock:
+        mock.post(f"{BASE}/v2/endpoint/ns/ep/pause").mock(side_effect=never_answers(clock, timeouts))
+        started = clock.now
+        with pytest.raises(ApiUnavailable, match="pause ns/ep"):
+            hanging_api(clock, call_timeout_s=45.0).pause("ep")
+    assert clock.now - started <= 45.0  # was 5 x 30 s + backoff = 156 s
+    assert timeouts[0] == 30.0 and all(t <= 30.0 for t in timeouts)  # the default read timeout, then what is left
+
+
+def test_a_caller_deadline_bounds_every_request_and_stops_the_retries() -> None:
+    clock, timeouts = FakeMonotonic(), list[float]()
+    with respx.mock() as mock:
+        mock.post(f"{BASE}/v2/endpoint/ns/ep/pause").mock(side_effect=never_answers(clock, timeouts))
+        started = clock.now
+        with within(7.5, monotonic=clock), pytest.raises(ApiUnavailable, match="did not answer in time"):
+            hanging_api(clock).pause("ep")
+    assert timeouts == [7.5]  # the only request was given what the deadline left, and no retry was made
+    assert clock.now - started == 7.5
+
+
+def test_no_request_is_sent_once_the_deadline_has_passed() -> None:
+    clock = FakeMonotonic()
+    with respx.mock(assert_all_called=False) as mock:
+        route = mock.post(f"{BASE}/v2/endpoint/ns/ep/pause").respond(json=ENDPOINT_JSON)
+        with within(0.0, monotonic=clock), pytest.raises(ApiUnavailable, match="deadline"):
+            hanging_api(clock).pause("ep")
+    assert route.call_count == 0
