@@ -22,7 +22,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from epmgr.emulator import metrics
 from epmgr.emulator.auth import Identity
+from epmgr.emulator.control import SwitchRoutes
 from epmgr.emulator.faults import FaultConfig, FaultInjector
 from epmgr.emulator.inference import Handler, InferenceRoutes
 from epmgr.emulator.lifecycle import State
@@ -104,17 +106,22 @@ class ManagementRoutes:
             (f"{one}/pause", ["POST"], self.pause),
             (f"{one}/resume", ["POST"], self.resume),
             (f"{one}/scale-to-zero", ["POST"], self.scale_to_zero),
+            (f"{one}/metrics/{{metric}}", ["POST"], self.metrics),
             ("/v2/provider/{namespace}", ["GET"], self.hardware),
         ]
 
     def _authorize(self, request: Request) -> str:
-        """The namespace of the request, once the token is checked (401) and the namespace allowed (403)."""
+        """The namespace of the request, once the token is checked and the namespace allowed (401 for either).
+
+        A namespace the user is not in and an organisation without billing get the same 401 (assumed body), which
+        huggingface_hub reads as "no billing or no access".
+        """
         identity = self.emulator.identity
         if not identity.authenticated(request.headers):
             raise ApiError(401, "Invalid or missing bearer token in the Authorization header")
         namespace = str(request.path_params["namespace"])
         if not identity.may_use(namespace):
-            raise ApiError(403, f"The token's user may not access namespace '{namespace}'")
+            raise ApiError(401, "Unauthorized")
         return namespace
 
     def _endpoint_response(self, request: Request, operation: Callable[[str, str], Endpoint]) -> Response:
@@ -132,7 +139,10 @@ class ManagementRoutes:
         return JSONResponse(AGENT_HARNESSES)
 
     async def list_endpoints(self, request: Request) -> Response:
-        """The namespace's endpoints; ``search``, ``tags``, ``limit`` and ``cursor`` are optional."""
+        """The namespace's endpoints; ``search``, ``tags``, ``limit`` and ``cursor`` are optional.
+
+        Without ``limit``, pages hold ``behaviour.list_page_size`` endpoints (20, the OpenAPI default).
+        """
         namespace = self._authorize(request)
         query = request.query_params
         with self.state.lock:
@@ -145,7 +155,7 @@ class ManagementRoutes:
             items = [endpoint_json(e, _base_url(request)) for e in found]
         try:
             offset = int(query.get("cursor", "0"))
-            limit = int(query["limit"]) if "limit" in query else None
+            limit = int(query["limit"]) if "limit" in query else self.state.behaviour.list_page_size
         except ValueError:
             raise ApiError(400, "cursor and limit must be integers") from None
         if offset < 0 or (limit is not None and limit < 1):
@@ -190,7 +200,22 @@ class ManagementRoutes:
     async def hardware(self, request: Request) -> Response:
         namespace = self._authorize(request)
         with self.state.lock:
-            return JSONResponse(hardware_json(self.state.in_namespace(namespace)))
+            return JSONResponse(hardware_json(self.state.in_namespace(namespace), self.state.quotas))
+
+    async def metrics(self, request: Request) -> Response:
+        """``POST .../metrics/{metric}``: requests its URL received, per step (see :mod:`epmgr.emulator.metrics`)."""
+        namespace = self._authorize(request)
+        metric = str(request.path_params["metric"])
+        if metric not in metrics.METRICS:
+            raise ApiError(400, f"Unknown metric '{metric}': expected one of {', '.join(metrics.METRICS)}")
+        body = await _json_body(request)
+        with self.state.lock:
+            endpoint = self.state.get(namespace, str(request.path_params["name"]))
+            try:
+                start, end, step = metrics.query(body, endpoint.endpoint_id)
+            except metrics.MetricsError as exc:
+                raise ApiError(400, str(exc)) from None
+            return JSONResponse(metrics.request_count(list(endpoint.requests), start, end, step))
 
 
 class ControlRoutes:
@@ -332,6 +357,7 @@ def create_app(emulator: Emulator, *, access_log: bool = True) -> Starlette:
         *ManagementRoutes(emulator).handlers(),
         *InferenceRoutes(emulator.state, emulator.identity).handlers(),
         *ControlRoutes(emulator).handlers(),
+        *SwitchRoutes(emulator.state).handlers(),
     ]
     routes = [
         Route(path, _wrap(emulator, methods, path, handler), methods=methods) for path, methods, handler in handlers

@@ -22,14 +22,19 @@ class Identity:
         tokens: Accepted bearer tokens (never logged or echoed).
         user: The user's name, which is also its namespace.
         orgs: Organisations the user belongs to; their namespaces are accessible too.
+        unbilled_orgs: Organisations the user belongs to that have no billing set up: listed by whoami, but their
+            namespaces answer 401 like a namespace the user cannot use.
     """
 
-    def __init__(self, tokens: Iterable[str], user: str, orgs: Iterable[str] = ()) -> None:
+    def __init__(
+        self, tokens: Iterable[str], user: str, orgs: Iterable[str] = (), unbilled_orgs: Iterable[str] = ()
+    ) -> None:
         self._tokens = tuple(tokens)
         if not self._tokens:
             raise ValueError("at least one token is needed")
         self.user = user
         self.orgs = tuple(orgs)
+        self.unbilled_orgs = tuple(unbilled_orgs)
 
     def token_of(self, headers: Mapping[str, str]) -> str | None:
         """The bearer token in an ``Authorization`` header, or ``None``."""
@@ -61,7 +66,8 @@ class Identity:
             "fullname": self.user,
             "isPro": False,
             "orgs": [
-                {"type": "org", "name": org, "id": user_ref(org)["id"], "roleInOrg": "admin"} for org in self.orgs
+                {"type": "org", "name": org, "id": user_ref(org)["id"], "roleInOrg": "admin"}
+                for org in (*self.orgs, *self.unbilled_orgs)
             ],
             "auth": {"type": "access_token", "accessToken": {"displayName": "epmgr-emulator", "role": "write"}},
         }

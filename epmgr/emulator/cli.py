@@ -11,7 +11,9 @@ import re
 import click
 
 from epmgr.emulator import DEMO_USER, EmulatorTimings, FaultConfig, serve
+from epmgr.emulator.behaviour import DELETED_URL, QUOTA_STATUSES, REDACTED_UPDATE, WHILE_UPDATING, Behaviour
 from epmgr.emulator.faults import FAULT_KINDS
+from epmgr.emulator.quota import DEFAULT_CPU_QUOTA, DEFAULT_GPU_QUOTA, QuotaKey, Quotas, parse_key
 from epmgr.emulator.server import DEFAULT_HOST, DEFAULT_PORT, bind_host
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -43,6 +45,21 @@ def _fault_kinds(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     if not kinds or set(kinds) - set(FAULT_KINDS):
         raise click.BadParameter(f"a comma-separated subset of {','.join(FAULT_KINDS)}")
     return kinds
+
+
+def _quota_limits(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> dict[QuotaKey, int]:
+    limits = {}
+    for item in value:
+        key, sep, number = item.rpartition("=")
+        try:
+            if not sep or not number.isdigit():
+                raise ValueError(
+                    f"expected VENDOR/REGION/INSTANCE_TYPE=N such as aws/us-east-1/nvidia-t4=0, got {item!r}"
+                )
+            limits[parse_key(key)] = int(number)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return limits
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -85,6 +102,25 @@ def emulator() -> None:
 @click.option(
     "--slow", default="2s", show_default=True, metavar="DURATION", callback=_seconds, help="Delay of a 'slow' fault."
 )
+@click.option("--org-no-billing", "unbilled_orgs", multiple=True, metavar="ORG",
+              help="An organisation of the user without billing: its namespace answers 401 (repeatable).")  # fmt: skip
+@click.option("--gpu-quota", default=DEFAULT_GPU_QUOTA, show_default=True, type=click.IntRange(0),
+              help="Accelerators per GPU/Inferentia instance type and region.")  # fmt: skip
+@click.option("--cpu-quota", default=DEFAULT_CPU_QUOTA, show_default=True, type=click.IntRange(0),
+              help="vCPUs per CPU instance type and region.")  # fmt: skip
+@click.option("--quota", "quota_limits", multiple=True, metavar="VENDOR/REGION/TYPE=N", callback=_quota_limits,
+              help="The quota of one instance type, e.g. aws/us-east-1/nvidia-t4=0 (repeatable).")  # fmt: skip
+@click.option("--quota-status", default=400, show_default=True, type=click.Choice([str(s) for s in QUOTA_STATUSES]),
+              help="HTTP status of a quota refusal (assumed).")  # fmt: skip
+@click.option("--list-page-size", default=20, show_default=True, type=click.IntRange(0),
+              help="Endpoints per page of a list without 'limit'; 0 for no paging (assumed).")  # fmt: skip
+@click.option("--while-updating", default="503", show_default=True, type=click.Choice(WHILE_UPDATING),
+              help="Inference while updating: 503, or served by the old replica (assumed).")  # fmt: skip
+@click.option("--deleted-url", default="503", show_default=True, type=click.Choice(DELETED_URL),
+              help="What a deleted endpoint's URL answers (assumed).")  # fmt: skip
+@click.option("--redacted-update", default="overwrite", show_default=True, type=click.Choice(REDACTED_UPDATE),
+              help="A PUT sending back a redacted secret stores the placeholder, or keeps the secret "
+              "(assumed).")  # fmt: skip
 @click.option("--quiet", is_flag=True, help="No access log on stderr.")
 def serve_command(
     host: str | None,
@@ -102,6 +138,15 @@ def serve_command(
     fault_kinds: tuple[str, ...],
     seed: int | None,
     slow: float,
+    unbilled_orgs: tuple[str, ...],
+    gpu_quota: int,
+    cpu_quota: int,
+    quota_limits: dict[QuotaKey, int],
+    quota_status: str,
+    list_page_size: int,
+    while_updating: str,
+    deleted_url: str,
+    redacted_update: str,
     quiet: bool,
 ) -> None:
     """Serve the emulator until Ctrl+C: the management API under /v2, the Hub routes under /api, each endpoint
@@ -112,6 +157,7 @@ def serve_command(
         epmgr emulator serve
         epmgr emulator serve --port 9000 --cold-start 10s --minute 1s --org acme
         epmgr emulator serve --fault-rate 0.3 --faults 429,500,503,slow --seed 1
+        epmgr emulator serve --gpu-quota 2 --quota aws/us-east-1/nvidia-t4=0 --quota-status 403
         python -m epmgr.emulator serve --token "$MY_TEST_TOKEN" --quiet
     """
     try:
@@ -121,14 +167,20 @@ def serve_command(
     timings = EmulatorTimings(pending=pending, initializing=initializing, scale_up=cold_start, update=update,
                               minute=minute)  # fmt: skip
     faults = FaultConfig(rate=fault_rate, kinds=fault_kinds, seed=seed, slow_seconds=slow)
+    quotas = Quotas(quota_limits, gpu=gpu_quota, cpu=cpu_quota)
+    behaviour = Behaviour(list_page_size=list_page_size or None, quota_status=int(quota_status),
+                          while_updating=while_updating, deleted_url=deleted_url,
+                          redacted_update=redacted_update)  # fmt: skip
     shown = f"[{bind}]" if ":" in bind else bind
     auth = f"{len(tokens)} token(s) from --token" if tokens else "the demo token (see docs/emulator.md)"
     click.echo(f"epmgr emulator: http://{shown}:{port} (management API: http://{shown}:{port}/v2)", err=True)
     click.echo(f"user {user!r}, orgs {list(orgs)}, accepting {auth}", err=True)
+    click.echo(f"quotas: {quotas.to_json()}; behaviour: {behaviour.to_json()}", err=True)
     click.echo(
         f"timings: pending {pending:g}s, initializing {initializing:g}s, cold start {cold_start:g}s, "
         f"update {update:g}s, 1 min of scaleToZeroTimeout = {minute:g}s; faults: rate {fault_rate:g}",
         err=True,
     )
     serve(host=bind, port=port, allow_remote=allow_remote, timings=timings, tokens=tokens or None, user=user,
-          orgs=orgs, faults=faults, access_log=not quiet)  # fmt: skip
+          orgs=orgs, unbilled_orgs=unbilled_orgs, quotas=quotas, behaviour=behaviour, faults=faults,
+          access_log=not quiet)  # fmt: skip

@@ -182,3 +182,75 @@ def chat_chunks(
         if final and include_usage:
             chunk["usage"] = _usage(generation)
         yield chunk
+
+
+def check_max_tokens(value: Any, name: str) -> str | None:
+    """TGI's validation message when a token limit is not a positive integer, else ``None``."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        return f"Input validation error: `{name}` must be strictly positive"
+    return None
+
+
+def completion(generation: Generation, model: str, completion_id: str) -> dict[str, Any]:
+    """An OpenAI-style ``text_completion`` object (TGI's ``POST /v1/completions``), with ``usage``."""
+    return {
+        "id": completion_id,
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": MODEL_NAME,
+        "choices": [
+            {"index": 0, "text": generation.text, "logprobs": None, "finish_reason": chat_finish_reason(generation)}
+        ],
+        "usage": _usage(generation),
+    }
+
+
+def completion_chunks(generation: Generation, model: str, completion_id: str) -> Iterator[dict[str, Any]]:
+    """``text_completion`` stream events: one per token, the last with ``finish_reason``."""
+    created = int(time.time())
+    tokens = generation.tokens or ("",)
+    for index, text in enumerate(tokens):
+        final = index == len(tokens) - 1
+        yield {
+            "id": completion_id,
+            "object": "text_completion",
+            "created": created,
+            "model": model,
+            "system_fingerprint": MODEL_NAME,
+            "choices": [
+                {
+                    "index": 0,
+                    "text": text,
+                    "logprobs": None,
+                    "finish_reason": chat_finish_reason(generation) if final else None,
+                }
+            ],
+        }
+
+
+def tgi_info(model: str, task: str) -> dict[str, Any]:
+    """TGI's ``GET /info`` for the emulated model server."""
+    return {
+        "model_id": model,
+        "model_sha": None,
+        "model_pipeline_tag": task,
+        "max_concurrent_requests": 128,
+        "max_best_of": 2,
+        "max_stop_sequences": 4,
+        "max_input_tokens": 4095,
+        "max_total_tokens": 4096,
+        "validation_workers": 2,
+        "max_client_batch_size": 4,
+        "router": "text-generation-router",
+        "version": "3.3.6",
+        "sha": None,
+        "docker_label": MODEL_NAME,
+    }
+
+
+def models_list(model: str, created: int) -> dict[str, Any]:
+    """TGI's ``GET /v1/models``: the one model it serves, in the OpenAI shape."""
+    return {"object": "list", "data": [{"id": model, "object": "model", "created": created, "owned_by": model}]}

@@ -8,7 +8,9 @@ A request reaches ``/e/{endpoint_id}/...``. What it gets depends on the endpoint
 - pending, initializing, updating, failed: 503, unless ``X-Scale-Up-Timeout: N`` asks to hold the request
   until the endpoint runs or N seconds pass (then 503).
 
-Endpoints whose type is not ``public`` need an accepted bearer token (401 otherwise).
+Endpoints whose type is not ``public`` need an accepted bearer token (401 otherwise). The health route neither
+wakes an endpoint nor counts as activity; every other request does, and is recorded for the metrics routes.
+What ``updating`` and a deleted endpoint answer are switches (:class:`~epmgr.emulator.behaviour.Behaviour`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
-from epmgr.emulator import generation
+from epmgr.emulator import generation, metrics
 from epmgr.emulator.auth import Identity
 from epmgr.emulator.lifecycle import State
 from epmgr.emulator.state import EmulatorState, Endpoint
@@ -43,6 +45,12 @@ class _Unavailable(Exception):
 
 def _validation_error(message: str) -> _Unavailable:
     return _Unavailable(JSONResponse({"error": message, "error_type": "validation"}, status_code=422))
+
+
+def _token_limit(value: Any, name: str) -> Any:
+    if (message := generation.check_max_tokens(value, name)) is not None:
+        raise _validation_error(message)
+    return value
 
 
 def _hold_seconds(request: Request) -> float:
@@ -73,26 +81,34 @@ class InferenceRoutes:
             (f"{base}/generate", ["POST"], self.tgi_generate),
             (f"{base}/generate_stream", ["POST"], self.tgi_generate_stream),
             (f"{base}/v1/chat/completions", ["POST"], self.chat_completions),
-            (base + "/{path:path}", ["GET"], self.health),
+            (f"{base}/v1/completions", ["POST"], self.completions),
+            (base + "/{path:path}", ["GET"], self.get),
         ]
 
     # ------------------------------------------------------------- gating
 
     def _lookup(self, request: Request) -> Endpoint:
-        endpoint = self.state.by_id(request.path_params["endpoint_id"])
+        endpoint_id = request.path_params["endpoint_id"]
+        endpoint = self.state.by_id(endpoint_id)
         if endpoint is None:
+            if self.state.deleted_id(endpoint_id) and self.state.behaviour.deleted_url == "503":
+                raise _Unavailable(JSONResponse({"error": "Service Unavailable"}, status_code=503))
             raise _Unavailable(JSONResponse({"error": "Not Found"}, status_code=404))
-        if endpoint.config.get("type") != "public" and not self.identity.authenticated(request.headers):
-            raise _Unavailable(JSONResponse({"error": "Unauthorized"}, status_code=401))
         return endpoint
 
-    async def _ready(self, request: Request) -> Endpoint:
-        """The endpoint, once it runs; counts as activity and wakes a scaled-to-zero endpoint."""
-        endpoint = self._lookup(request)
+    def _authorize(self, request: Request, endpoint: Endpoint) -> None:
+        if endpoint.config.get("type") != "public" and not self.identity.authenticated(request.headers):
+            raise _Unavailable(JSONResponse({"error": "Unauthorized"}, status_code=401))
+
+    def _serving(self, state: State) -> bool:
+        return state is State.RUNNING or (state is State.UPDATING and self.state.behaviour.while_updating == "serve")
+
+    async def _ready(self, request: Request, endpoint: Endpoint) -> None:
+        """Return once the endpoint serves; counts as activity and wakes a scaled-to-zero endpoint."""
         state = self.state.request_arrived(endpoint)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _hold_seconds(request)
-        while state not in _NOT_COMING_UP and state is not State.RUNNING and endpoint.deleted_at is None:
+        while state not in _NOT_COMING_UP and not self._serving(state) and endpoint.deleted_at is None:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
@@ -102,10 +118,9 @@ class InferenceRoutes:
             raise _Unavailable(JSONResponse({"error": "Not Found"}, status_code=404))
         if state is State.PAUSED:
             raise _Unavailable(PlainTextResponse("Bad Request: Invalid state", status_code=400))
-        if state is not State.RUNNING:
+        if not self._serving(state):
             raise _Unavailable(JSONResponse({"error": _unavailable_message(state)}, status_code=503))
         self.state.request_arrived(endpoint)
-        return endpoint
 
     async def _body(self, request: Request) -> dict[str, Any]:
         try:
@@ -116,27 +131,51 @@ class InferenceRoutes:
             raise _validation_error("Input validation error: the body must be a JSON object")
         return body
 
-    async def _serve(self, request: Request, answer: Callable[[Endpoint, dict[str, Any]], Response]) -> Response:
-        try:
-            endpoint = await self._ready(request)
-            body = await self._body(request)
-            return answer(endpoint, body)
-        except _Unavailable as unavailable:
-            return unavailable.response
-
-    # ----------------------------------------------------------- handlers
-
-    async def health(self, request: Request) -> Response:
-        """``GET {url}{healthRoute}``: 200 only while running. Neither wakes the endpoint nor counts as activity."""
+    async def _serve(
+        self, request: Request, answer: Callable[[Endpoint, dict[str, Any]], Response], *, inference: bool = True
+    ) -> Response:
+        """Gate the request, answer it, and record its status against the endpoint."""
         try:
             endpoint = self._lookup(request)
         except _Unavailable as unavailable:
             return unavailable.response
-        health_route = str(endpoint.config.get("healthRoute") or "/health")
-        if request.path_params["path"].strip("/") != health_route.strip("/"):
+        try:
+            self._authorize(request, endpoint)
+            await self._ready(request, endpoint)
+            response = answer(endpoint, await self._body(request) if inference else {})
+        except _Unavailable as unavailable:
+            response = unavailable.response
+        self.state.record_request(endpoint, response.status_code, inference=inference)
+        return response
+
+    # ----------------------------------------------------------- handlers
+
+    async def get(self, request: Request) -> Response:
+        """``GET {url}/...``: the health route, or TGI's ``/info``, ``/metrics`` and ``/v1/models``."""
+        try:
+            endpoint = self._lookup(request)
+        except _Unavailable as unavailable:
+            return unavailable.response
+        path = request.path_params["path"].strip("/")
+        if path == str(endpoint.config.get("healthRoute") or "/health").strip("/"):
+            return self._health(request, endpoint)
+        answers: dict[str, Callable[[Endpoint, dict[str, Any]], Response]] = {
+            "info": lambda e, _: JSONResponse(generation.tgi_info(_model(e), str(e.config["model"]["task"]))),
+            "metrics": lambda e, _: PlainTextResponse(metrics.tgi_prometheus(e.requests)),
+            "v1/models": lambda e, _: JSONResponse(generation.models_list(_model(e), int(e.created_at.timestamp()))),
+        }
+        if path not in answers:
             return JSONResponse({"error": "Not Found"}, status_code=404)
+        return await self._serve(request, answers[path], inference=False)
+
+    def _health(self, request: Request, endpoint: Endpoint) -> Response:
+        """200 only while serving. Neither wakes the endpoint nor counts as activity."""
+        try:
+            self._authorize(request, endpoint)
+        except _Unavailable as unavailable:
+            return unavailable.response
         state = self.state.current_state(endpoint)
-        if state is State.RUNNING:
+        if self._serving(state):
             return PlainTextResponse("")
         if state is State.PAUSED:
             return PlainTextResponse("Bad Request: Invalid state", status_code=400)
@@ -158,6 +197,10 @@ class InferenceRoutes:
         """``POST {url}/v1/chat/completions``: OpenAI-style chat, streamed (SSE) or not."""
         return await self._serve(request, self._chat)
 
+    async def completions(self, request: Request) -> Response:
+        """``POST {url}/v1/completions``: OpenAI-style text completion, streamed (SSE) or not."""
+        return await self._serve(request, self._completion)
+
     # ------------------------------------------------------------ answers
 
     def _tgi(self, body: dict[str, Any], *, stream: bool, listed: bool) -> Response:
@@ -169,7 +212,8 @@ class InferenceRoutes:
             raise _validation_error("Input validation error: `parameters` must be an object")
         seed = params.get("seed")
         prefix = prompt if params.get("return_full_text") else ""
-        generated = generation.generate(prompt, params.get("max_new_tokens"), params.get("stop") or ())
+        limit = _token_limit(params.get("max_new_tokens"), "max_new_tokens")
+        generated = generation.generate(prompt, limit, params.get("stop") or ())
         if stream:
             return _sse(generation.tgi_stream(generated, seed=seed, prefix=prefix), done=False)
         output = generation.tgi_output(generated, details=bool(params.get("details")), seed=seed, prefix=prefix)
@@ -180,16 +224,33 @@ class InferenceRoutes:
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
             raise _validation_error("Input validation error: `messages` must be a list of objects")
         stop = body.get("stop") or ()
-        generated = generation.chat_generation(
-            messages, body.get("max_tokens"), [stop] if isinstance(stop, str) else stop
-        )
-        model = str(endpoint.config["model"]["repository"])
+        limit = _token_limit(body.get("max_tokens"), "max_tokens")
+        generated = generation.chat_generation(messages, limit, [stop] if isinstance(stop, str) else stop)
+        model = _model(endpoint)
         completion_id = "chatcmpl-" + hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()[:24]
         if body.get("stream"):
             options = body.get("stream_options")
             include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
             return _sse(generation.chat_chunks(generated, model, completion_id, include_usage=include_usage), done=True)
         return JSONResponse(generation.chat_completion(generated, model, completion_id))
+
+    def _completion(self, endpoint: Endpoint, body: dict[str, Any]) -> Response:
+        prompt = body.get("prompt")
+        if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
+            prompt = prompt[0]
+        if not isinstance(prompt, str):
+            raise _validation_error("Input validation error: `prompt` must be a string or a list of one string")
+        stop = body.get("stop") or ()
+        limit = _token_limit(body.get("max_tokens"), "max_tokens")
+        generated = generation.generate(prompt, limit, [stop] if isinstance(stop, str) else stop)
+        completion_id = "cmpl-" + hashlib.sha256(prompt.encode()).hexdigest()[:24]
+        if body.get("stream"):
+            return _sse(generation.completion_chunks(generated, _model(endpoint), completion_id), done=True)
+        return JSONResponse(generation.completion(generated, _model(endpoint), completion_id))
+
+
+def _model(endpoint: Endpoint) -> str:
+    return str(endpoint.config["model"]["repository"])
 
 
 def _sse(events: Iterable[dict[str, Any]], *, done: bool) -> StreamingResponse:

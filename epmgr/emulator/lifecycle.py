@@ -102,6 +102,7 @@ class Lifecycle:
         price_per_hour: Price of the configured compute.
         last_activity: The last inference request, if any.
         deployed: Whether it has ever reached running (the URL is then kept even when it fails).
+        failure: Why the next start or update will fail (e.g. the image cannot be pulled); ``None`` when it works.
     """
 
     phases: list[Phase]
@@ -111,6 +112,7 @@ class Lifecycle:
     price_per_hour: Decimal
     last_activity: datetime | None = None
     deployed: bool = False
+    failure: str | None = None
 
     @property
     def current(self) -> Phase:
@@ -170,6 +172,9 @@ def next_transition(lifecycle: Lifecycle, timings: EmulatorTimings) -> tuple[Sta
     if phase.state is State.PENDING and phase.planned_end is not None:
         return State.INITIALIZING, phase.planned_end
     if phase.state in (State.INITIALIZING, State.UPDATING) and phase.planned_end is not None:
+        if lifecycle.failure is not None:
+            failed = State.FAILED if phase.state is State.INITIALIZING else State.UPDATE_FAILED
+            return failed, phase.planned_end
         return State.RUNNING, phase.planned_end
     timeout = lifecycle.idle_timeout()
     if phase.state is State.RUNNING and timeout is not None:

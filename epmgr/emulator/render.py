@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
 from epmgr import catalog
-from epmgr.emulator import billing
+from epmgr.emulator import billing, quota
 from epmgr.emulator.lifecycle import MESSAGES, State
+from epmgr.emulator.redaction import redacted
 from epmgr.emulator.state import Endpoint
-
-MAX_ACCELERATORS = 32
-"""The quota every compute gets in the hardware listing (assumed: real quotas are per account)."""
 
 # (readyReplica, targetReplica) as a function of the state; N is the serving replica count.
 _NO_REPLICAS = frozenset({State.PENDING, State.PAUSED, State.SCALED_TO_ZERO})
 _URL_ALWAYS = frozenset({State.INITIALIZING, State.RUNNING, State.UPDATING, State.SCALED_TO_ZERO})
-_QUOTA_FREE = frozenset({State.PAUSED, State.FAILED})
+_FAILED = frozenset({State.FAILED, State.UPDATE_FAILED})
 
 
 def timestamp(moment: datetime) -> str:
@@ -40,8 +36,9 @@ def has_url(endpoint: Endpoint) -> bool:
 
 
 def endpoint_json(endpoint: Endpoint, base_url: str) -> dict[str, Any]:
-    """The stored configuration plus its ``status`` object."""
+    """The stored configuration, secrets redacted, plus its ``status`` object."""
     state = endpoint.state
+    failure = endpoint.lifecycle.failure if state in _FAILED else None
     replicas = endpoint.lifecycle.serving_replicas
     ready = replicas if state is State.RUNNING else 0
     target = 0 if state in _NO_REPLICAS else replicas
@@ -52,38 +49,24 @@ def endpoint_json(endpoint: Endpoint, base_url: str) -> dict[str, Any]:
         "updatedBy": endpoint.created_by,
         "private": None,
         "state": state.value,
-        "message": endpoint.message or MESSAGES[state],
+        "message": endpoint.message or failure or MESSAGES[state],
         "readyReplica": ready,
         "targetReplica": target,
     }
     if has_url(endpoint):
         status["url"] = endpoint_url(endpoint, base_url)
-    body = copy.deepcopy(endpoint.config)
+    body = redacted(endpoint.config)
     body["status"] = status
     return body
 
 
-def _used_accelerators(instance: catalog.Instance, endpoints: Iterable[Endpoint]) -> int:
-    used = 0
-    for endpoint in endpoints:
-        compute = endpoint.config["compute"]
-        provider = endpoint.config["provider"]
-        same = (provider["vendor"], provider["region"], compute["instanceType"], compute["instanceSize"]) == (
-            instance.vendor,
-            instance.region,
-            instance.instance_type,
-            instance.instance_size,
-        )
-        if same and endpoint.state not in _QUOTA_FREE:
-            used += instance.num_accelerators * endpoint.lifecycle.serving_replicas
-    return used
-
-
-def hardware_json(endpoints: list[Endpoint]) -> dict[str, Any]:
+def hardware_json(endpoints: list[Endpoint], quotas: quota.Quotas) -> dict[str, Any]:
     """``GET /v2/provider/{ns}``: ``vendors → regions → computes``, with prices and quota use.
 
-    Running, starting and scaled-to-zero endpoints use quota; paused and failed ones do not.
+    Quotas are per instance type: every size of a type shows the same limit and use (see
+    :mod:`epmgr.emulator.quota`). ``endpoints`` are the live endpoints whose use counts.
     """
+    held = [(e.config, e.state) for e in endpoints]
     vendors = []
     for vendor, regions in catalog.REGIONS.items():
         region_list = []
@@ -102,8 +85,8 @@ def hardware_json(endpoints: list[Endpoint]) -> dict[str, Any]:
                     "pricePerHour": float(i.price_per_hour),
                     "status": i.status,
                     "quota": {
-                        "maxAccelerators": MAX_ACCELERATORS,
-                        "usedAccelerators": _used_accelerators(i, endpoints),
+                        "maxAccelerators": quotas.limit(i),
+                        "usedAccelerators": quota.used((i.vendor, i.region, i.instance_type), held),
                     },
                 }
                 for i in catalog.computes(vendor, region)

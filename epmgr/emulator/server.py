@@ -10,8 +10,10 @@ import uvicorn
 from epmgr.clock import Clock
 from epmgr.emulator.app import Emulator, RequestCounter, create_app
 from epmgr.emulator.auth import DEMO_TOKEN, DEMO_USER, Identity
+from epmgr.emulator.behaviour import Behaviour
 from epmgr.emulator.faults import FaultConfig, FaultInjector
 from epmgr.emulator.lifecycle import EmulatorTimings
+from epmgr.emulator.quota import Quotas
 from epmgr.emulator.state import EmulatorState
 from epmgr.serving import BackgroundServer, is_loopback
 
@@ -44,6 +46,9 @@ class EmulatorServer:
         tokens: Accepted bearer tokens; default: :data:`DEMO_TOKEN` only.
         user: The tokens' user, also the default namespace.
         orgs: Organisations of the user, whose namespaces work too.
+        unbilled_orgs: Organisations of the user without billing (their namespaces answer 401).
+        quotas: Accelerator limits per instance type (default: 4 GPUs, 64 vCPUs per type and region).
+        behaviour: Switches for undocumented behaviour (default: the most hostile).
         faults: Fault injection on ``/v2`` calls (default: none).
         host: Address to listen on (default 127.0.0.1); a non-loopback one needs ``allow_remote``.
         port: TCP port; 0 picks a free one.
@@ -64,6 +69,9 @@ class EmulatorServer:
         tokens: Iterable[str] | None = None,
         user: str = DEMO_USER,
         orgs: Iterable[str] = (),
+        unbilled_orgs: Iterable[str] = (),
+        quotas: Quotas | None = None,
+        behaviour: Behaviour | None = None,
         faults: FaultConfig | None = None,
         host: str | None = None,
         port: int = 0,
@@ -71,8 +79,8 @@ class EmulatorServer:
         access_log: bool = True,
     ) -> None:
         self.host = bind_host(host, allow_remote)
-        self.state = EmulatorState(clock, timings)
-        self.identity = Identity(tokens or (DEMO_TOKEN,), user, orgs)
+        self.state = EmulatorState(clock, timings, quotas, behaviour)
+        self.identity = Identity(tokens or (DEMO_TOKEN,), user, orgs, unbilled_orgs)
         self.faults = FaultInjector(faults or FaultConfig())
         self.requests = RequestCounter()
         self.app = create_app(Emulator(self.state, self.identity, self.faults, self.requests), access_log=access_log)
@@ -113,13 +121,16 @@ def serve(
     tokens: Iterable[str] | None = None,
     user: str = DEMO_USER,
     orgs: Iterable[str] = (),
+    unbilled_orgs: Iterable[str] = (),
+    quotas: Quotas | None = None,
+    behaviour: Behaviour | None = None,
     faults: FaultConfig | None = None,
     access_log: bool = True,
 ) -> None:
     """Serve the emulator in the foreground until interrupted (Ctrl+C). Arguments as for EmulatorServer."""
     bind = bind_host(host, allow_remote)
-    state = EmulatorState(None, timings)
-    identity = Identity(tokens or (DEMO_TOKEN,), user, orgs)
+    state = EmulatorState(None, timings, quotas, behaviour)
+    identity = Identity(tokens or (DEMO_TOKEN,), user, orgs, unbilled_orgs)
     app = create_app(Emulator(state, identity, FaultInjector(faults or FaultConfig())), access_log=access_log)
     config = uvicorn.Config(app, host=bind, port=port, log_level="info", access_log=False, lifespan="off", ws="none")
     uvicorn.Server(config).run()

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from epmgr import catalog
 from epmgr.clock import Clock, SystemClock
-from epmgr.emulator import billing
+from epmgr.emulator import billing, quota, redaction
+from epmgr.emulator.behaviour import Behaviour
 from epmgr.emulator.lifecycle import EmulatorTimings, Lifecycle, State, advance, enter, start
 from epmgr.emulator.validation import ApiError, check, merge_update, with_defaults
+
+REQUEST_LOG_SIZE = 100_000
+"""Inference requests remembered per endpoint (for the metrics routes)."""
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 _SERVING = frozenset({State.RUNNING, State.INITIALIZING, State.UPDATING, State.UPDATE_FAILED})
@@ -33,6 +39,8 @@ class Endpoint:
         created_by: ``{"id", "name"}`` of the creating user.
         message: A status message overriding the state's default (set by failure injection).
         deleted_at: When it was deleted; deleted endpoints remain only for billing.
+        requests: ``(instant, HTTP status, inference call?)`` of the requests its URL received, health checks
+            excepted.
     """
 
     namespace: str
@@ -45,6 +53,7 @@ class Endpoint:
     created_by: dict[str, str]
     message: str | None = None
     deleted_at: datetime | None = None
+    requests: deque[tuple[datetime, int, bool]] = field(default_factory=lambda: deque(maxlen=REQUEST_LOG_SIZE))
 
     @property
     def state(self) -> State:
@@ -74,11 +83,22 @@ class EmulatorState:
     Args:
         clock: Source of "now"; a ``FakeClock`` makes the whole emulator deterministic.
         timings: Durations of the timed states.
+        quotas: Accelerator limits per instance type (default: :class:`~epmgr.emulator.quota.Quotas`).
+        behaviour: The switches for undocumented behaviour (default: the most hostile).
     """
 
-    def __init__(self, clock: Clock | None = None, timings: EmulatorTimings | None = None) -> None:
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        timings: EmulatorTimings | None = None,
+        quotas: quota.Quotas | None = None,
+        behaviour: Behaviour | None = None,
+    ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.timings = timings or EmulatorTimings()
+        self.quotas = quotas or quota.Quotas()
+        self.initial_behaviour = behaviour or Behaviour()
+        self.behaviour = self.initial_behaviour
         self.lock = threading.RLock()
         self._endpoints: dict[tuple[str, str], Endpoint] = {}
         self._deleted: list[Endpoint] = []
@@ -88,10 +108,12 @@ class EmulatorState:
         return self.clock.now()
 
     def reset(self) -> None:
-        """Forget every endpoint, deleted ones (and their billing) included."""
+        """Forget every endpoint, deleted ones (and their billing) included; back to the initial quotas and switches."""
         with self.lock:
             self._endpoints.clear()
             self._deleted.clear()
+            self.quotas.reset()
+            self.behaviour = self.initial_behaviour
 
     # ------------------------------------------------------------------ reads
 
@@ -121,6 +143,17 @@ class EmulatorState:
                     return endpoint
             return None
 
+    def deleted_id(self, endpoint_id: str) -> bool:
+        """Whether ``endpoint_id`` is the URL id of a deleted endpoint."""
+        with self.lock:
+            return any(e.endpoint_id == endpoint_id for e in self._deleted)
+
+    def quota_used(self, namespace: str, key: quota.QuotaKey, *, besides: Endpoint | None = None) -> int:
+        """Accelerators held on ``key`` by the namespace's live endpoints (``besides`` left out)."""
+        with self.lock:
+            live = [e for e in self.in_namespace(namespace) if e is not besides]
+            return quota.used(key, ((e.config, e.state) for e in live))
+
     def endpoints(self, *, include_deleted: bool = False) -> list[Endpoint]:
         """Every endpoint, brought up to date; deleted ones first when asked for."""
         with self.lock:
@@ -144,6 +177,7 @@ class EmulatorState:
         with self.lock:
             if (namespace, config["name"]) in self._endpoints:
                 raise ApiError(409, f"Endpoint name '{config['name']}' is already taken in namespace '{namespace}'")
+            self._check_quota(namespace, config, instance)
             now = self.now()
             self._created += 1
             scaling = config["compute"]["scaling"]
@@ -153,6 +187,7 @@ class EmulatorState:
                 max_replica=scaling["maxReplica"],
                 scale_to_zero_timeout=scaling["scaleToZeroTimeout"],
                 price_per_hour=instance.price_per_hour,
+                failure=_pull_failure(config),
             )
             endpoint = Endpoint(
                 namespace=namespace,
@@ -172,8 +207,12 @@ class EmulatorState:
         """Merge ``patch`` into the configuration (PUT); a serving endpoint goes through ``updating``."""
         with self.lock:
             endpoint = self.get(namespace, name)
+            if self.behaviour.redacted_update == "keep" and isinstance(patch, dict):
+                patch = redaction.keep_stored(patch, endpoint.config)
             merged = merge_update(endpoint.config, patch)
             instance = check(merged)
+            if endpoint.state not in quota.FREE_STATES and quota.grows(endpoint.config, merged, instance):
+                self._check_quota(namespace, merged, instance, besides=endpoint)
             endpoint.config = merged
             lifecycle = endpoint.lifecycle
             scaling = merged["compute"]["scaling"]
@@ -181,6 +220,7 @@ class EmulatorState:
             lifecycle.max_replica = scaling["maxReplica"]
             lifecycle.scale_to_zero_timeout = scaling.get("scaleToZeroTimeout")
             lifecycle.price_per_hour = instance.price_per_hour
+            lifecycle.failure = _pull_failure(merged)
             if endpoint.state in _SERVING:
                 self._enter(endpoint, State.UPDATING)
             elif endpoint.state is State.SCALED_TO_ZERO and lifecycle.min_replica > 0:
@@ -221,6 +261,7 @@ class EmulatorState:
             if state in _FAILED:
                 raise ApiError(400, f"Endpoint {name} is in a failed state: create a new endpoint")
             if state is State.PAUSED:
+                self._check_quota(namespace, endpoint.config, check(endpoint.config), besides=endpoint)
                 self._enter(endpoint, State.PENDING)
             elif state is State.SCALED_TO_ZERO:
                 self._enter(endpoint, State.INITIALIZING, cold_start=True)
@@ -263,7 +304,26 @@ class EmulatorState:
             self._advance(endpoint)
             return endpoint.state
 
+    def record_request(self, endpoint: Endpoint, status: int, *, inference: bool) -> None:
+        """Remember that the endpoint's URL answered a (non-health) request with ``status``."""
+        with self.lock:
+            endpoint.requests.append((self.now(), status, inference))
+
     # --------------------------------------------------------------- helpers
+
+    def _check_quota(
+        self, namespace: str, config: dict[str, Any], instance: catalog.Instance, *, besides: Endpoint | None = None
+    ) -> None:
+        """Refuse (``behaviour.quota_status``) when the configuration's demand does not fit its quota."""
+        key = quota.key_of(config)
+        limit = self.quotas.limit(instance)
+        if self.quota_used(namespace, key, besides=besides) + quota.demand(config, instance) > limit:
+            vendor, region, instance_type = key
+            raise ApiError(
+                self.behaviour.quota_status,
+                f"Quota exceeded for instance type '{instance_type}' in '{vendor}' - '{region}': pause or delete "
+                "endpoints that use it, or request a quota increase",
+            )
 
     def _advance(self, endpoint: Endpoint) -> None:
         if endpoint.deleted_at is None:
@@ -276,3 +336,10 @@ class EmulatorState:
         if by_user:
             endpoint.updated_at = now
         self._advance(endpoint)
+
+
+def _pull_failure(config: dict[str, Any]) -> str | None:
+    """Why starting this configuration fails: a registry password that is the redaction placeholder."""
+    if redaction.has_placeholder_password(config):
+        return "Endpoint failed to start: the image could not be pulled (registry authentication failed)"
+    return None

@@ -42,11 +42,13 @@ def _require(config: dict[str, Any], path: str) -> Any:
 
 
 def _health_route(image: Any) -> str:
-    """The health route implied by the image: a custom image may name its own, everything else uses /health."""
+    """The health route implied by the image: a custom image may name its own (``healthRoute``, as huggingface_hub's
+    guide writes it, or ``health_route``); everything else uses /health."""
     if isinstance(image, dict):
         for variant in image.values():
-            if isinstance(variant, dict) and isinstance(variant.get("health_route"), str):
-                return str(variant["health_route"])
+            for key in ("healthRoute", "health_route"):
+                if isinstance(variant, dict) and isinstance(variant.get(key), str):
+                    return str(variant[key])
     return "/health"
 
 
@@ -153,4 +155,6 @@ def merge_update(config: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any
         and "scaleToZeroTimeout" not in scaling_patch
     ):
         merged["compute"]["scaling"]["scaleToZeroTimeout"] = None
+    if isinstance(patch.get("model"), dict) and "image" in patch["model"] and "healthRoute" not in patch:
+        merged["healthRoute"] = _health_route(merged["model"]["image"])
     return merged

@@ -139,9 +139,13 @@ def test_delete_answers_an_empty_200_then_the_endpoint_is_404(fake_http: httpx.C
     assert fake_http.get("/v2/endpoint/demo/ep").status_code == 404
 
 
-def test_the_list_returns_everything_without_a_limit(fake_http: httpx.Client) -> None:
+def test_the_list_pages_at_20_by_default_unless_switched_off(fake_http: httpx.Client) -> None:
     for index in range(25):
         create(fake_http, name=f"ep-{index:02d}")
+    data = fake_http.get("/v2/endpoint/demo").json()
+    assert [item["name"] for item in data["items"]] == [f"ep-{i:02d}" for i in range(20)]
+    assert data["nextCursor"] == "20"
+    assert fake_http.put("/_emulator/behaviour", json={"list_page_size": None}).status_code == 200
     data = fake_http.get("/v2/endpoint/demo").json()
     assert [item["name"] for item in data["items"]] == [f"ep-{i:02d}" for i in range(25)]
     assert "nextCursor" not in data
@@ -173,6 +177,7 @@ ROUTES = [
     ("POST", "/v2/endpoint/demo/ep/pause"),
     ("POST", "/v2/endpoint/demo/ep/resume"),
     ("POST", "/v2/endpoint/demo/ep/scale-to-zero"),
+    ("POST", "/v2/endpoint/demo/ep/metrics/request-count"),
     ("GET", "/v2/provider/demo"),
     ("GET", "/api/whoami-v2"),
 ]
@@ -188,9 +193,9 @@ def test_a_missing_or_unknown_token_is_a_401(
     assert isinstance(response.json()["error"], str)
 
 
-def test_another_namespace_is_a_403_and_the_org_namespace_works(fake_http: httpx.Client) -> None:
+def test_another_namespace_is_a_401_and_the_org_namespace_works(fake_http: httpx.Client) -> None:
     response = fake_http.post("/v2/endpoint/someone-else", json=body())
-    assert response.status_code == 403 and "someone-else" in response.json()["error"]
+    assert response.status_code == 401 and response.json() == {"error": "Unauthorized"}
     assert create(fake_http, namespace=ORG)["name"] == "ep"
     assert [item["name"] for item in fake_http.get(f"/v2/endpoint/{ORG}").json()["items"]] == ["ep"]
     assert fake_http.get("/v2/endpoint/demo").json() == {"items": []}

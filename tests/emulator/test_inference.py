@@ -143,11 +143,15 @@ def test_a_custom_health_route_is_served(fake_http: httpx.Client, clock: FakeClo
     assert httpx.get(f"{url}/health", headers=AUTH).status_code == 404
 
 
-def test_unknown_and_deleted_endpoints_are_404(fake_http: httpx.Client, clock: FakeClock) -> None:
+def test_a_deleted_endpoint_answers_503_by_default_and_unknown_ids_404(
+    fake_http: httpx.Client, clock: FakeClock
+) -> None:
     url = deploy(fake_http, clock)
     fake_http.delete("/v2/endpoint/demo/ep")
-    assert generate(url).status_code == 404
+    assert generate(url).status_code == 503  # hostile default: looks like a cold start to a caller
     assert generate(url.rsplit("/", 1)[0] + "/0000000000000000").status_code == 404
+    fake_http.put("/_emulator/behaviour", json={"deleted_url": "404"})
+    assert generate(url).status_code == 404
 
 
 def test_invalid_inputs_are_a_422_validation_error(fake_http: httpx.Client, clock: FakeClock) -> None:
@@ -178,9 +182,9 @@ def test_tgi_routes_answer_in_their_own_shapes(fake_http: httpx.Client, clock: F
         ({"max_new_tokens": 2}, "echo: a", "length"),
         ({"stop": ["b"]}, "echo: a b", "stop_sequence"),
         ({"return_full_text": True}, "a b cecho: a b c", "eos_token"),
-        ({"max_new_tokens": 0}, "", "length"),
+        ({"max_new_tokens": 1}, "echo:", "length"),
     ],
-    ids=["max-new-tokens", "stop", "return-full-text", "no-tokens"],
+    ids=["max-new-tokens", "stop", "return-full-text", "one-token"],
 )
 def test_generation_parameters_are_honoured(
     fake_http: httpx.Client, clock: FakeClock, params: dict[str, Any], text: str, finish: str
