@@ -16,6 +16,7 @@ from epmgr.cli.emulator import emulator
 from epmgr.cli.endpoints import COMMANDS as ENDPOINT_COMMANDS
 from epmgr.cli.init import init
 from epmgr.cli.proxy import proxy
+from epmgr.cli.simulate import simulate
 from epmgr.errors import EpmgrError
 
 
@@ -62,6 +63,7 @@ cli.add_command(emulator)
 cli.add_command(proxy)
 cli.add_command(daemon)
 cli.add_command(status)
+cli.add_command(simulate)
 cli.add_command(init)
 for command in ENDPOINT_COMMANDS:
     cli.add_command(command)
