@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from epmgr.cron import check_cron_expression
 from epmgr.domain.durations import EXPECTED as EXPECTED_DURATION
 from epmgr.domain.durations import parse_duration
 from epmgr.errors import ConfigError
@@ -308,11 +309,11 @@ def check_time_zone(value: str) -> str:
 
 
 def check_cron(value: str) -> str:
-    """Field count and characters only; the scheduler parses the expression itself."""
+    """A cron expression the daemon's own evaluator (:mod:`epmgr.cron`) accepts and that fires at least once."""
     fields = value.split()
     if len(fields) != 5 or not all(_CRON_FIELD.match(part) for part in fields):
         raise ValueError(f"expected {EXPECTED_CRON}, got {value!r}")
-    return " ".join(fields)
+    return check_cron_expression(value)
 
 
 def check_listen(value: str) -> str:

@@ -7,7 +7,6 @@ ledger and the clock, so missed ticks and restarts cost nothing and actions are 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,8 +17,10 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 
 from epmgr import catalog
+from epmgr.acting import LeaseLost, act, reconcile_unfinished
 from epmgr.clock import Clock
 from epmgr.config import Settings
+from epmgr.cron import cron_trigger
 from epmgr.domain.adaptive import GapHistory
 from epmgr.domain.cost import spend_between
 from epmgr.domain.decide import Situation, decide
@@ -29,19 +30,19 @@ from epmgr.domain.model import (
     ActionRecord,
     Actor,
     ChangeSource,
-    EndpointChanges,
     EndpointRef,
     EndpointSnapshot,
     EndpointState,
     Hold,
     Instance,
+    Lease,
     Outcome,
     StateChange,
 )
 from epmgr.domain.policies import UP_STATES, BudgetCheck, Decision, budget_warning, check_budget, day_start, month_start
 from epmgr.domain.policy import EndpointPolicy, KeepAlive, OnStart, Schedule
 from epmgr.domain.schedule import ScheduleState, combine, edges_state, windows_state, with_prewarm
-from epmgr.errors import ApiError, EpmgrError
+from epmgr.errors import EpmgrError
 from epmgr.ledger import Ledger
 from epmgr.observe import record_gone, record_snapshots
 from epmgr.operations import Operator
@@ -86,22 +87,11 @@ class TickReport:
     errors: list[str] = field(default_factory=list)  # API or ledger failures (one endpoint or namespace each)
     next_edge: datetime | None = None  # the earliest schedule edge ahead, for the daemon's edge job
     interrupted: bool = False
+    lease_lost: bool = False  # the leader lease expired or was taken mid-tick: no further action was sent
+    reconciled: int = 0  # started actions left by a crash, completed from the endpoint's state
 
 
 # -- schedules ----------------------------------------------------------------------------------------------------
-
-_UNIX_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def cron_trigger(expression: str, tz: ZoneInfo) -> CronTrigger:
-    """A CronTrigger for a Unix cron expression.
-
-    APScheduler 3 counts weekdays from Monday = 0 while Unix cron counts from Sunday = 0, so numeric weekdays are
-    rewritten as names first ("1-5" -> "mon-fri").
-    """
-    minute, hour, day, month, weekday = expression.split()
-    weekday = re.sub(r"\d+", lambda m: _UNIX_DAYS[int(m[0]) % 8], weekday)
-    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=weekday, timezone=tz)
 
 
 def _fires(trigger: CronTrigger, start: datetime, stop: datetime, holidays: frozenset[object]) -> list[datetime]:
@@ -247,20 +237,27 @@ class Reconciler:
         self._apis: dict[str | None, EndpointsAPI] = {}
         self._last_skip: dict[EndpointRef, tuple[str, str, str]] = {}
         self._gaps: dict[EndpointRef, tuple[datetime, GapHistory]] = {}
+        self._lease: Lease | None = None
+        self._lease_lost = False
 
     def api(self, namespace: str | None) -> EndpointsAPI:
         if namespace not in self._apis:
             self._apis[namespace] = self.api_for(namespace)
         return self._apis[namespace]
 
-    def tick(self, stop: threading.Event | None = None) -> TickReport:
+    def tick(self, stop: threading.Event | None = None, lease: Lease | None = None) -> TickReport:
         """One tick over every namespace. A failure on one endpoint or namespace never stops the others.
 
         Args:
             stop: When set (SIGTERM), no new action starts; the one in flight finishes.
+            lease: The leader lease that fences every action (renewed by each one); once it is lost, the tick
+                sends nothing more. None: no fencing (tests, and callers that hold no lease).
         """
         now = self.clock.now()
         report = TickReport(started_at=now)
+        self._lease, self._lease_lost = lease, False
+        if not (self.dry_run or self.plan_only):
+            report.reconciled = reconcile_unfinished(self.ledger, self.clock, self.api)
         prices = Prices(self.ledger)
         for namespace in namespaces(self.settings):
             seen = self._observe(namespace, prices, report)
@@ -268,7 +265,7 @@ class Reconciler:
                 continue
             ns_budgets = self._namespace_checks(seen, now)
             for item in seen:
-                if stop is not None and stop.is_set():
+                if (stop is not None and stop.is_set()) or self._lease_lost:
                     report.interrupted = True
                     break
                 try:
@@ -276,8 +273,14 @@ class Reconciler:
                 except EpmgrError as exc:  # skylet-style isolation: log, count, go on with the next endpoint
                     report.errors.append(f"{item.snapshot.ref}: {exc}")
                     log.error("reconcile failed: %s", exc, extra={"endpoint": str(item.snapshot.ref)})
+        report.lease_lost = self._lease_lost
         report.finished_at = self.clock.now()
         return report
+
+    @property
+    def lease(self) -> Lease | None:
+        """The lease as the last action renewed it."""
+        return self._lease
 
     def _observe(self, namespace: str | None, prices: Prices, report: TickReport) -> list[_Seen] | None:
         """One list call, the state changes recorded, and each endpoint's spend today and this month."""
@@ -433,6 +436,9 @@ class Reconciler:
                 ref, decision.action, decision.reason, Actor.DAEMON, at, outcome, error, policy=decision.policy
             )
         )
+        self._log(ref, decision, outcome, error)
+
+    def _log(self, ref: EndpointRef, decision: Decision, outcome: Outcome, error: str | None = None) -> None:
         level = logging.WARNING if outcome == Outcome.FAILED or decision.action == ActionKind.WARN else logging.INFO
         log.log(
             level,
@@ -472,12 +478,20 @@ class Reconciler:
             self._audit(ref, decision, Outcome.DRY_RUN, now)
             return Outcome.DRY_RUN, None
         api = self.api(namespace)
+        holder = self._lease.holder if self._lease else None
+        record = ActionRecord(ref, decision.action, decision.reason, Actor.DAEMON, now, Outcome.STARTED,
+                              policy=decision.policy, holder=holder)  # fmt: skip
         try:
-            snapshot = _call(api, ref.name, decision)
-        except EpmgrError as exc:
-            self._audit(ref, decision, Outcome.FAILED, now, str(exc))
-            return Outcome.FAILED, str(exc)
-        self._audit(ref, decision, Outcome.OK, now)
+            outcome, error, snapshot, self._lease = act(
+                self.ledger, self.clock, api, record, decision, self._lease, self.settings.daemon.lease_ttl
+            )
+        except LeaseLost as lost:
+            self._lease_lost = True
+            log.warning("%s %s", decision.action.value, lost, extra={"endpoint": str(ref)})
+            return None, str(lost)
+        self._log(ref, decision, outcome, error)
+        if outcome == Outcome.FAILED:
+            return outcome, error
         if decision.hold_until is not None:
             self.ledger.place_hold(Hold(ref, "budget", decision.reason, now, until=decision.hold_until))
         if snapshot is not None:
@@ -512,28 +526,6 @@ def _awake_since(changes: Iterable[StateChange]) -> datetime | None:
             awake = change.observed_at
         last_known = change.to_state
     return awake
-
-
-def _call(api: EndpointsAPI, name: str, decision: Decision) -> EndpointSnapshot | None:
-    """The API call for a decision (the adapter retries 429/5xx and network errors itself)."""
-    if decision.action == ActionKind.PAUSE:
-        return api.pause(name)
-    if decision.action == ActionKind.SCALE_TO_ZERO:
-        return api.scale_to_zero(name)
-    if decision.action == ActionKind.RESUME:
-        try:
-            return api.resume(name, running_ok=True)
-        except ApiError as exc:
-            if "already running" in str(exc):
-                return None
-            raise
-    if decision.action == ActionKind.SET_REPLICAS and decision.replicas is not None:
-        current = api.get(name)
-        changes = EndpointChanges(
-            max_replica=decision.replicas, min_replica=min(current.min_replica, decision.replicas)
-        )
-        return api.update(name, changes)
-    raise ValueError(f"no API call for {decision.action.value}")
 
 
 def reconcile_once(
