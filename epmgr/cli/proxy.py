@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from epmgr.cli.context import AppContext
+from epmgr.errors import ConfigError
 
 
 @click.command()
@@ -13,12 +14,18 @@ from epmgr.cli.context import AppContext
 @click.option("--api-key", envvar="EPMGR_PROXY_API_KEY", help="Required as 'Authorization: Bearer KEY' when set.")
 @click.option("--queue", default=64, show_default=True, type=int, help="Requests held or in flight per endpoint.")
 @click.option("--wake-timeout", default=600.0, show_default=True, type=float, help="Seconds a request may wait.")
+@click.option(
+    "--max-body", default=32 * 1024 * 1024, show_default=True, type=int, help="Largest request body in bytes (413)."
+)
 @click.pass_obj
-def proxy(app: AppContext, host: str, port: int, api_key: str | None, queue: int, wake_timeout: float) -> None:
+def proxy(
+    app: AppContext, host: str, port: int, api_key: str | None, queue: int, wake_timeout: float, max_body: int
+) -> None:
     """Serve /ENDPOINT/... for any HTTP client, waking the endpoint on demand.
 
     OpenAI paths (/ENDPOINT/v1/chat/completions) and TGI paths (/ENDPOINT, /ENDPOINT/generate,
     /ENDPOINT/generate_stream) pass through, streams unbuffered; requests wait while the endpoint wakes.
+    Inference only: GET and POST, paths under the endpoint's URL, bodies up to --max-body.
 
     \b
     Example:
@@ -26,10 +33,23 @@ def proxy(app: AppContext, host: str, port: int, api_key: str | None, queue: int
         curl -s localhost:8766/phi3-mini/v1/chat/completions -H 'content-type: application/json' \\
              -d '{"model": "tgi", "messages": [{"role": "user", "content": "Hi"}]}'
     """
+    from epmgr.domain.wake import wake_timeout as check_wake_timeout
     from epmgr.proxy.app import ProxyConfig
-    from epmgr.proxy.server import serve
+    from epmgr.proxy.server import check_port, serve
 
+    check_port(port)
+    try:
+        check_wake_timeout(wake_timeout)
+    except ValueError as exc:
+        raise ConfigError(str(exc), key="--wake-timeout", source="command line") from None
+    if max_body < 1 or queue < 0:
+        raise ConfigError("--max-body must be at least 1 and --queue at least 0", source="command line")
     settings = app.settings()
-    config = ProxyConfig(queue=queue, wake_timeout=wake_timeout, api_key=api_key, namespace=settings.namespace)
-    click.echo(f"epmgr proxy: http://{host}:{port}/<endpoint>/... (namespace {settings.namespace})", err=True)
-    serve(config, host=host, port=port)
+    config = ProxyConfig(
+        queue=queue, wake_timeout=wake_timeout, api_key=api_key, namespace=settings.namespace, max_body=max_body
+    )
+
+    def announce(url: str) -> None:
+        click.echo(f"epmgr proxy: {url}/<endpoint>/... (namespace {settings.namespace})", err=True)
+
+    serve(config, host=host, port=port, announce=announce)

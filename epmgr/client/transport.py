@@ -32,7 +32,7 @@ from datetime import datetime
 import httpx
 
 from epmgr.client.recorder import ActivityRecorder, Pending
-from epmgr.client.waker import Ready, Waker
+from epmgr.client.waker import Ready, Waker, tls_context
 from epmgr.errors import ApiUnavailable, WakeTimeout
 
 COLD_START_HEADER = "X-Epmgr-Cold-Start"
@@ -251,7 +251,7 @@ class WakingTransport(httpx.BaseTransport):
         inner: httpx.BaseTransport | None = None,
         hold_s: float | None = 600,
     ) -> None:
-        self.inner = inner or httpx.HTTPTransport()
+        self.inner = inner or httpx.HTTPTransport(verify=tls_context())
         self._core = _Core(waker, recorder, hold_s)
         self.waker = waker
         self.recorder = recorder
@@ -335,7 +335,7 @@ class AsyncWakingTransport(httpx.AsyncBaseTransport):
         inner: httpx.AsyncBaseTransport | None = None,
         hold_s: float | None = 600,
     ) -> None:
-        self.inner = inner or httpx.AsyncHTTPTransport()
+        self.inner = inner or httpx.AsyncHTTPTransport(verify=tls_context())
         self._core = _Core(waker, recorder, hold_s)
         self.waker = waker
         self.recorder = recorder

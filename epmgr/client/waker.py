@@ -12,8 +12,10 @@ Single flight at three levels:
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
+import ssl
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -39,6 +41,12 @@ from epmgr.operations import Operator
 from epmgr.ports import EndpointsAPI
 
 HEALTH_TIMEOUT = httpx.Timeout(5.0)
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context for every client of the process (building one reads the CA bundle: ~30 ms each)."""
+    return httpx.create_ssl_context()
 MIN_SLEEP = timedelta(milliseconds=10)
 
 
@@ -112,7 +120,7 @@ class Waker:
         self.clock = clock or SystemClock()
         self.actor = actor
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(timeout=HEALTH_TIMEOUT)
+        self._http = httpx.Client(timeout=HEALTH_TIMEOUT, verify=tls_context())
         self.resume_calls = 0  # made by this waker (tests, metrics)
 
     @property

@@ -1,9 +1,16 @@
 """The proxy's ASGI app: ``/{endpoint}/{path}`` is passed to that endpoint's URL, woken on demand.
 
 - OpenAI-style (``/{endpoint}/v1/chat/completions``) and TGI (``/{endpoint}``, ``/generate``,
-  ``/generate_stream``) paths, and any other path, pass through; answers stream through unbuffered.
+  ``/generate_stream``) paths, and any other path under the endpoint's URL, pass through; answers stream through
+  unbuffered.
+- Inference only (it spends the proxy's HF token for its callers): GET and POST (else 405); the path stays under
+  the endpoint's URL (``..``, ``//``, backslashes, encoded dots or slashes, absolute URLs: 400); a body over
+  ``max_body`` gets 413 as soon as it passes the limit; the endpoint name is checked by :mod:`epmgr.names`
+  before any API call (400). See :mod:`epmgr.proxy.limits`.
 - While the endpoint wakes, requests are held; at most ``queue`` requests per endpoint are held or in flight,
   and one more gets 503 with ``Retry-After``.
+- At most ``max_clients`` endpoint clients are kept (see :mod:`epmgr.proxy.clients`); an unknown endpoint gets
+  404 and leaves nothing behind.
 - Every answer carries ``X-Epmgr-Cold-Start: true|false``; every request is recorded (client id ``proxy``,
   resumes audited with actor ``proxy``).
 - With an ``api_key``, requests need ``Authorization: Bearer <api_key>`` (required off loopback).
@@ -11,23 +18,34 @@
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from types import SimpleNamespace
+from urllib.parse import unquote
 
-import httpx
-from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
+from epmgr import names
 from epmgr.client.aio import AsyncEndpointClient
 from epmgr.client.transport import COLD_START_HEADER
+from epmgr.clock import Clock
 from epmgr.domain.model import Actor
-from epmgr.errors import BudgetExceeded, EndpointFailed, EndpointNotFound, EpmgrError, WakeTimeout
+from epmgr.errors import (
+    ApiUnavailable,
+    BudgetExceeded,
+    ConfigError,
+    EndpointFailed,
+    EndpointNotFound,
+    EpmgrError,
+    WakeTimeout,
+)
+from epmgr.proxy import limits
+from epmgr.proxy.clients import ClientCache
+from epmgr.proxy.limits import DEFAULT_MAX_BODY, INFERENCE_METHODS, Refused
 
 _FORWARDED = ("content-type", "accept", "x-scale-up-timeout")
 _DROPPED = frozenset({"content-length", "transfer-encoding", "connection", "content-encoding"})
@@ -43,6 +61,9 @@ class ProxyConfig:
         wake_timeout: Seconds a request may wait for its endpoint to wake.
         api_key: Needed as ``Authorization: Bearer`` when set.
         namespace: The endpoints' namespace (default: the configured one).
+        max_body: Largest request body in bytes (413 above it).
+        max_clients: Endpoint clients kept at once (the least recently used idle one is closed first).
+        clock: Time for the wakes (tests pass an accelerated one).
     """
 
     queue: int = 64
@@ -50,29 +71,35 @@ class ProxyConfig:
     wake_timeout: float = 600.0
     api_key: str | None = field(default=None, repr=False)
     namespace: str | None = None
+    max_body: int = DEFAULT_MAX_BODY
+    max_clients: int = 64
+    clock: Clock | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.max_body < 1 or self.max_clients < 1 or self.queue < 0:
+            raise ConfigError("max_body and max_clients must be at least 1, queue at least 0", key="proxy")
 
 
 class Proxy:
-    """The endpoints' clients (one per endpoint, built on first use) and their queues."""
+    """The endpoints' clients (see :class:`~epmgr.proxy.clients.ClientCache`) and their queues."""
 
     def __init__(self, config: ProxyConfig) -> None:
         self.config = config
-        self.clients: dict[str, AsyncEndpointClient] = {}
-        self.busy: dict[str, int] = {}
+        self.cache = ClientCache(self._build, size=config.max_clients)
 
-    async def client(self, name: str) -> AsyncEndpointClient:
-        found = self.clients.get(name)
-        if found is None:
-            found = await asyncio.to_thread(
-                AsyncEndpointClient,
-                name,
-                namespace=self.config.namespace,
-                wake_timeout=self.config.wake_timeout,
-                client_id="proxy",
-                actor=Actor.PROXY,
-            )
-            found = self.clients.setdefault(name, found)
-        return found
+    @property
+    def clients(self) -> dict[str, AsyncEndpointClient]:
+        return dict(self.cache.clients)
+
+    def _build(self, name: str) -> AsyncEndpointClient:
+        return AsyncEndpointClient(
+            name,
+            namespace=self.config.namespace,
+            wake_timeout=self.config.wake_timeout,
+            client_id="proxy",
+            actor=Actor.PROXY,
+            clock=self.config.clock,
+        )
 
     def authorized(self, request: Request) -> bool:
         if not self.config.api_key:
@@ -83,24 +110,40 @@ class Proxy:
     async def handle(self, request: Request) -> Response:
         if not self.authorized(request):
             return JSONResponse({"error": "missing or wrong proxy API key"}, status_code=401)
-        name = request.path_params["endpoint"]
-        if self.busy.get(name, 0) >= self.config.queue:
+        try:
+            limits.check_method(request.method)
+            name, path = _split(request)
+            limits.check_length(request.headers.get("content-length"), self.config.max_body)
+        except Refused as refused:
+            return _refused(refused)
+        except ConfigError as exc:
+            return JSONResponse({"error": f"{exc}"}, status_code=400)
+        if self.cache.busy.get(name, 0) >= self.config.queue:
             return JSONResponse(
                 {"error": f"{name}: {self.config.queue} requests are already waiting; try again later"},
                 status_code=503,
                 headers={"Retry-After": str(self.config.retry_after_s), COLD_START_HEADER: "true"},
             )
-        self.busy[name] = self.busy.get(name, 0) + 1
+        self.cache.enter(name)
         released = False
 
         def release() -> None:
             nonlocal released
             if not released:
                 released = True
-                self.busy[name] -= 1
+                self.cache.leave(name)
 
         try:
-            return await self._forward(name, request, release)
+            self.cache.check_known(name)
+            body = await limits.read_limited(request.stream(), self.config.max_body)
+            return await self._forward(name, path, request, body, release)
+        except Refused as refused:
+            release()
+            return _refused(refused)
+        except EndpointNotFound as exc:
+            await self.cache.forget_unknown(name, exc)
+            release()
+            return _error(exc)
         except EpmgrError as exc:
             release()
             return _error(exc)
@@ -108,21 +151,21 @@ class Proxy:
             release()
             raise
 
-    async def _forward(self, name: str, request: Request, release: Callable[[], None]) -> Response:
-        client = await self.client(name)
-        path = request.path_params.get("path", "")
+    async def _forward(
+        self, name: str, path: str, request: Request, body: bytes, release: Callable[[], None]
+    ) -> Response:
+        client = await self.cache.get(name)
         url = await client._url(path)
+        base = client.parts.waker.url or url
+        if not limits.under(str(client._http.build_request("GET", url).url), base):
+            raise Refused(400, f"path {path!r} leaves the endpoint's URL: not forwarded")
         headers = {k: v for k, v in request.headers.items() if k.lower() in _FORWARDED}
         outgoing = client._http.build_request(
-            request.method, url, params=request.query_params, headers=headers, content=await request.body()
+            request.method, url, params=request.query_params, headers=headers, content=body
         )
-        try:
-            upstream = await client._http.send(outgoing, stream=True)
-        except httpx.TransportError as exc:
-            release()
-            return JSONResponse({"error": f"{name}: {type(exc).__name__}: {exc}"}, status_code=502)
+        upstream = await client._http.send(outgoing, stream=True)  # transport errors arrive as ApiUnavailable
 
-        async def body() -> AsyncIterator[bytes]:
+        async def chunks() -> AsyncIterator[bytes]:
             async for chunk in upstream.aiter_raw():
                 yield chunk
 
@@ -133,12 +176,26 @@ class Proxy:
         kept = {k: v for k, v in upstream.headers.items() if k.lower() not in _DROPPED}
         kept.setdefault(COLD_START_HEADER.lower(), "false")
         return StreamingResponse(
-            body(), status_code=upstream.status_code, headers=kept, background=BackgroundTask(done)
+            chunks(), status_code=upstream.status_code, headers=kept, background=BackgroundTask(done)
         )
 
     async def close(self) -> None:
-        for client in self.clients.values():
-            await client.aclose()
+        await self.cache.close()
+
+
+def _split(request: Request) -> tuple[str, str]:
+    """The endpoint name (validated) and the confined path below it, from the raw request path."""
+    raw = request.scope.get("raw_path")
+    text = raw.decode("latin-1") if isinstance(raw, bytes) else request.url.path
+    text = text.split("?", 1)[0]
+    segment, slash, rest = text.removeprefix("/").partition("/")
+    name = names.endpoint_name(unquote(segment), where="the proxy path's endpoint")
+    return name, limits.confined_path(slash + rest)
+
+
+def _refused(refused: Refused) -> Response:
+    headers = {"Allow": ", ".join(sorted(INFERENCE_METHODS))} if refused.status == 405 else None
+    return JSONResponse({"error": refused.reason}, status_code=refused.status, headers=headers)
 
 
 def _error(exc: EpmgrError) -> Response:
@@ -149,25 +206,34 @@ def _error(exc: EpmgrError) -> Response:
         status = 409
     elif isinstance(exc, WakeTimeout):
         status = 504
+    elif isinstance(exc, ApiUnavailable) and exc.status_code is None:  # the endpoint's connection broke
+        status = 502
     return JSONResponse({"error": str(exc)}, status_code=status, headers={COLD_START_HEADER: "true"})
 
 
-def create_app(config: ProxyConfig | None = None) -> Starlette:
+class ProxyApp:
+    """The ASGI app: every HTTP request goes to :meth:`Proxy.handle` (no router: a path a router would not match,
+    such as one with a newline, still gets the proxy's own one-line 400); shutdown closes the clients."""
+
+    def __init__(self, proxy: Proxy) -> None:
+        self.proxy = proxy
+        self.state = SimpleNamespace(proxy=proxy)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await self.proxy.close()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] == "http":
+            response = await self.proxy.handle(Request(scope, receive))
+            await response(scope, receive, send)
+
+
+def create_app(config: ProxyConfig | None = None) -> ProxyApp:
     """The proxy as an ASGI app (``app.state.proxy`` holds its clients)."""
-    proxy = Proxy(config or ProxyConfig())
-    methods = ["GET", "POST", "PUT", "DELETE", "PATCH"]
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        await proxy.close()
-
-    app = Starlette(
-        routes=[
-            Route("/{endpoint}", proxy.handle, methods=methods),
-            Route("/{endpoint}/{path:path}", proxy.handle, methods=methods),
-        ],
-        lifespan=lifespan,
-    )
-    app.state.proxy = proxy
-    return app
+    return ProxyApp(Proxy(config or ProxyConfig()))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import errno
+import socket
+from collections.abc import Callable
 from types import TracebackType
 
 import uvicorn
 
 from epmgr.errors import ConfigError
 from epmgr.proxy.app import ProxyConfig, create_app
-from epmgr.serving import BackgroundServer, is_loopback
+from epmgr.serving import BackgroundServer, base_url, is_loopback
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8766
@@ -59,7 +62,46 @@ class ProxyServer:
         self.stop()
 
 
-def serve(config: ProxyConfig, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
-    """Serve in the foreground until interrupted."""
+def check_port(port: int) -> int:
+    """A TCP port from 1 to 65535, or ConfigError naming ``--port``."""
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"expected a TCP port from 1 to 65535, got {port}", key="--port", source="command line")
+    return port
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``, or one line saying why not (port in use, no such address)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = "the port is in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {reason}", key="--host/--port", source="command line"
+        ) from None
+    return sock
+
+
+def serve(
+    config: ProxyConfig,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    announce: Callable[[str], None] | None = None,
+) -> None:
+    """Serve in the foreground until interrupted (the socket is bound first: a busy port is one clear line).
+
+    ``announce`` gets the base URL once the socket is bound.
+    """
     check_bind(host, config)
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info", ws="none")
+    sock = listen(host, check_port(port))
+    if announce is not None:
+        announce(base_url(host, port))
+    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="info", ws="none"))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
