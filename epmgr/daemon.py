@@ -1,7 +1,10 @@
-"""`epmgr daemon`: APScheduler 3 wiring around :meth:`epmgr.service.Reconciler.tick`, a leader lease, signals, and a
-loopback HTTP server for ``/healthz`` and Prometheus ``/metrics``.
+"""`epmgr daemon`: APScheduler 3 wiring around :meth:`epmgr.service.Reconciler.tick`, a fenced leader lease, a
+lease heartbeat, signals, and an HTTP server for ``/healthz`` and Prometheus ``/metrics``.
 
 The job body is the service's tick; this module only decides *when* it runs and *whether this process may act*.
+Leadership cannot split: each tick takes or renews the lease (an epoch, see :mod:`epmgr.ledger.leases`), every
+action re-checks and extends it in the same transaction that audits it (:mod:`epmgr.acting`), a heartbeat renews
+it during long ticks, and each API call ends before the lease would.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import signal
 import socket
 import threading
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
@@ -27,15 +30,37 @@ from prometheus_client import Counter as PromCounter
 
 from epmgr.clock import Clock
 from epmgr.config import Settings
+from epmgr.domain.health import TickRecord, assess
+from epmgr.domain.model import Lease
 from epmgr.errors import EpmgrError
 from epmgr.ledger import Ledger
 from epmgr.service import ApiFor, Reconciler, TickReport
+from epmgr.serving import is_loopback
 
 log = logging.getLogger("epmgr.daemon")
 
 LEASE_NAME = "daemon"
 # A schedule edge job runs this long after the edge, so the edge is in the past when the tick reads the clock.
 EDGE_DELAY = timedelta(seconds=1)
+
+
+def tick_error(report: TickReport) -> str | None:
+    """What made a tick fail: something failed and nothing worked (every namespace or endpoint errored)."""
+    failures = [*report.errors, *(f"{e.ref}: {e.error}" for e in report.endpoints if e.error)]
+    if not failures or any(e.error is None for e in report.endpoints):
+        return None
+    return failures[0] if len(failures) == 1 else f"{failures[0]} (and {len(failures) - 1} more)"
+
+
+def unauthenticated_warning(listen: str) -> str | None:
+    """The warning for a /healthz and /metrics address reachable from other machines (None on loopback)."""
+    host = listen.rpartition(":")[0].strip("[]")
+    if not listen or is_loopback(host):
+        return None
+    return (
+        f"/healthz and /metrics on {listen} are reachable from other machines and have no authentication "
+        "(they show endpoint names, states and spend); prefer 127.0.0.1 behind a proxy that authenticates"
+    )
 
 
 def default_holder() -> str:
@@ -91,7 +116,8 @@ class Daemon:
 
     Two daemons on one ledger: each tick first takes or renews the lease ``"daemon"`` for ``lease_ttl``; only its
     holder reconciles, the other stays on standby and takes over at its first tick after the lease expires (so
-    within one lease period plus one interval of the leader's death).
+    within one lease period plus one interval of the leader's death). An action is sent only while the lease is
+    held at the epoch the tick started with; once it is lost, the tick stops acting.
 
     Args:
         settings: The configuration (policies, ``[daemon]``).
@@ -124,8 +150,10 @@ class Daemon:
         self.metrics = Metrics()
         self.stopping = threading.Event()
         self.leader = False
+        self.lease: Lease | None = None
         self.last_report: TickReport | None = None
         self.last_tick_at: datetime | None = None
+        self.ticks: deque[TickRecord] = deque(maxlen=10)
         self.started_at = clock.now()
         self._lock = threading.Lock()
         self._scheduler: BlockingScheduler | None = None
@@ -140,33 +168,73 @@ class Daemon:
             if self.stopping.is_set():
                 return None
             try:
-                leader = self.ledger.acquire_lease(LEASE_NAME, self.holder, self.lease_ttl, self.clock.now())
+                lease = self.ledger.take_lease(LEASE_NAME, self.holder, self.lease_ttl, self.clock.now())
             except EpmgrError as exc:
                 log.error("cannot take the lease: %s", exc, extra={"holder": self.holder})
                 self.metrics.api_errors.inc()
-                leader = False
+                self.metrics.ticks.labels("error").inc()
+                self.leader, self.lease = False, None
+                self.metrics.leader.set(0)
+                self._done("leader" if self.leader else "standby", f"cannot take the lease: {exc}")
+                return None
+            leader = lease is not None
             if leader != self.leader or self.last_tick_at is None:
                 log.info("%s" % ("leader: acting" if leader else "standby: another daemon holds the lease"),
-                         extra={"holder": self.holder})  # fmt: skip
-            self.leader = leader
+                         extra={"holder": self.holder, "epoch": lease.epoch if lease else None})  # fmt: skip
+            self.leader, self.lease = leader, lease
             self.metrics.leader.set(1 if leader else 0)
-            self.last_tick_at = self.clock.now()
-            if not leader:
+            if lease is None:
                 self.metrics.ticks.labels("standby").inc()
+                self._done("standby", None)
                 return None
             try:
-                report = self.reconciler.tick(self.stopping)
-            except Exception:  # never let one bad tick kill the daemon: log with the traceback, try again next time
+                report = self.reconciler.tick(self.stopping, lease)
+            except Exception as exc:  # never let one bad tick kill the daemon: log with the traceback, try again
                 log.exception("tick failed")
                 self.metrics.ticks.labels("error").inc()
+                self._done("leader", f"the tick failed: {type(exc).__name__}: {exc}")
                 return None
+            if report.lease_lost:
+                log.warning("lease lost mid-tick: no further action was sent", extra={"holder": self.holder})
+                self.leader, self.lease = False, None
+                self.metrics.leader.set(0)
+            else:
+                self.lease = self.reconciler.lease or lease
             self.metrics.observe(report)
             self.last_report = report
-            self.last_tick_at = self.clock.now()
+            self._done("leader", tick_error(report))
             duration = ((report.finished_at or report.started_at) - report.started_at).total_seconds()
             log.debug("tick done", extra={"duration_s": round(duration, 3)})
             self._arm_edge(report.next_edge)
             return report
+
+    def _done(self, role: str, error: str | None) -> None:
+        self.last_tick_at = self.clock.now()
+        self.ticks.append(TickRecord(self.last_tick_at, role, error))
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the last tick failed (None: it worked, or none ran)."""
+        return self.ticks[-1].error if self.ticks else None
+
+    def heartbeat(self) -> Lease | None:
+        """Renew the lease held (same epoch) so a long tick keeps it; None when none is held or it was lost."""
+        lease = self.lease
+        if lease is None:
+            return None
+        try:
+            renewed = self.ledger.renew_lease(lease, self.lease_ttl, self.clock.now())
+        except EpmgrError as exc:
+            log.error("cannot renew the lease: %s", exc, extra={"holder": self.holder})
+            return None
+        if renewed is None:
+            log.warning("lease lost: it expired or was taken", extra={"holder": self.holder})
+        return renewed
+
+    def _heartbeats(self) -> None:
+        period = max(self.lease_ttl.total_seconds() / 3, 0.05)
+        while not self.stopping.wait(period):
+            self.heartbeat()
 
     def _arm_edge(self, edge: datetime | None) -> None:
         """Run an extra tick just after the next schedule edge, so windows open and close on time."""
@@ -198,8 +266,9 @@ class Daemon:
             id="reconcile",
             next_run_time=datetime.now(timezone.utc),
         )
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         self.start_http()
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        threading.Thread(target=self._heartbeats, name="epmgr-lease-heartbeat", daemon=True).start()
         log.info(
             "daemon started (interval %ss, lease %ss%s)",
             int(self.interval.total_seconds()),
@@ -251,22 +320,29 @@ class Daemon:
         return str(host), int(port)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        """Healthy while ticks keep coming: the last one (leader or standby) is at most two intervals old."""
-        now = self.clock.now()
-        reference = self.last_tick_at or self.started_at
-        healthy = now - reference <= 2 * self.interval + timedelta(seconds=5) and not self.stopping.is_set()
+        """The verdict of :func:`epmgr.domain.health.assess` on the recent ticks, with why."""
+        verdict = assess(list(self.ticks), self.clock.now(), self.started_at, self.interval,
+                         stopping=self.stopping.is_set())  # fmt: skip
         report = self.last_report
-        return healthy, {
-            "status": "ok" if healthy else "stale",
+        return verdict.healthy, {
+            "status": verdict.status,
+            "reason": verdict.reason,
             "leader": self.leader,
             "holder": self.holder,
+            "epoch": self.lease.epoch if self.lease else None,
             "last_tick_at": self.last_tick_at.isoformat() if self.last_tick_at else None,
+            "last_tick_error": self.last_error,
+            "failed_ticks": sum(1 for t in self.ticks if t.error),
             "last_tick_errors": len(report.errors) if report else 0,
             "dry_run": self.reconciler.dry_run,
         }
 
     def start_http(self) -> None:
-        """Serve /healthz and /metrics on the loopback address ``listen`` (nothing when it is empty)."""
+        """Serve /healthz and /metrics on ``listen`` (nothing when it is empty); a warning if it is not loopback.
+
+        Raises:
+            EpmgrError: The address cannot be used (in use, not this machine's, ...).
+        """
         if not self._listen or self._http is not None:
             return
         host, _, port = self._listen.rpartition(":")
@@ -292,7 +368,14 @@ class Daemon:
             def log_message(self, format: str, *args: Any) -> None:  # no access log on stderr
                 return
 
-        self._http = ThreadingHTTPServer((host.strip("[]"), int(port)), Handler)
+        try:
+            self._http = ThreadingHTTPServer((host.strip("[]"), int(port)), Handler)
+        except (OSError, OverflowError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise EpmgrError(f"cannot serve /healthz and /metrics on {self._listen}: {reason}") from exc
+        warning = unauthenticated_warning(self._listen)
+        if warning:
+            log.warning(warning)
         self._http.daemon_threads = True
         threading.Thread(target=self._http.serve_forever, name="epmgr-http", daemon=True).start()
         log.info("health and metrics on http://%s:%s/healthz and /metrics", *self.http_address or ("?", "?"))

@@ -15,8 +15,10 @@ from epmgr.cli.context import AppContext, emit, json_option, pass_app
 from epmgr.cli.render import money, table
 from epmgr.clock import SystemClock
 from epmgr.config import Settings
-from epmgr.daemon import LEASE_NAME, Daemon
+from epmgr.config_toml import EXPECTED_LISTEN, check_listen
+from epmgr.daemon import LEASE_NAME, Daemon, unauthenticated_warning
 from epmgr.domain.durations import format_duration
+from epmgr.errors import ConfigError, EpmgrError
 from epmgr.logs import configure
 from epmgr.ports import EndpointsAPI
 from epmgr.service import ApiFor, EndpointReport, Reconciler, TickReport
@@ -155,8 +157,18 @@ def daemon(
         epmgr daemon --dry-run --once
         epmgr --config epmgr.toml daemon --log-format json
     """
+    if listen not in (None, "off"):
+        try:
+            listen = check_listen(listen)
+        except ValueError:
+            raise ConfigError(f"expected {EXPECTED_LISTEN} or 'off', got {listen!r}", source="command line",
+                              key="--listen") from None  # fmt: skip
     settings = app.settings()
     configure(log_format or settings.daemon.log_format, level=logging.DEBUG if verbose else logging.INFO)
+    address = settings.daemon.listen if listen is None else ("" if listen == "off" else listen)
+    warning = unauthenticated_warning(address) if not once else None
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
     ledger = app.ledger()
     runner = Daemon(
         settings,
@@ -174,6 +186,8 @@ def daemon(
     finally:
         runner.shutdown()
     if report is None:
+        if runner.last_error is not None:  # the tick failed: say what, never "standby"
+            raise EpmgrError(runner.last_error)
         emit(app, {"leader": False, "endpoints": []}, "standby: another daemon holds the lease; nothing done")
         return
     lease_text = "dry run: nothing was changed" if dry_run else "one tick done"
