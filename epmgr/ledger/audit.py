@@ -65,9 +65,15 @@ class Audit(LedgerBase):
             return self._insert_action(conn, action)
 
     def begin_action(
-        self, action: ActionRecord, *, lease: Lease | None = None, ttl: timedelta | None = None
+        self,
+        action: ActionRecord,
+        *,
+        lease: Lease | None = None,
+        ttl: timedelta | None = None,
+        now: datetime | None = None,
     ) -> Intent | None:
-        """Write ``action`` as ``started``; with a ``lease``, only if it is still held (renewed for ``ttl``).
+        """Write ``action`` as ``started``; with a ``lease``, only if it is still held at ``now`` (default: the
+        action's ``requested_at``), and then renewed until ``now + ttl``.
 
         The lease check, its renewal and the intent are one transaction: an action whose lease expired or was
         taken is never written, so it is never sent.
@@ -78,7 +84,7 @@ class Audit(LedgerBase):
         with self._write() as conn:
             renewed = None
             if lease is not None:
-                renewed = renew_in(conn, lease, ttl or timedelta(0), action.requested_at)
+                renewed = renew_in(conn, lease, ttl or timedelta(0), now or action.requested_at)
                 if renewed is None:
                     return None
             started = ActionRecord(
