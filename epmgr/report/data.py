@@ -188,6 +188,11 @@ def _footer(report: CostReport) -> str:
     lines = [f"\nWindow {report.since:%Y-%m-%d %H:%M} to {report.until:%Y-%m-%d %H:%M} ({report.tz})."]
     if report.total.unknown:
         lines.append("UNKNOWN: time epmgr did not observe; it is not counted in SPEND (run the daemon to avoid gaps).")
+    if any(saved < 0 for _, _, saved in report.savings()):
+        from epmgr.report.summary import baseline_notes  # here: summary builds on this module
+
+        lines.append("A negative SAVED means epmgr cost more than that baseline:")
+        lines += [f"  {note}" for _, saved, note in baseline_notes(report) if saved < 0]
     if report.total.unpriced_replica_minutes:
         lines.append(f"{report.total.unpriced_replica_minutes} billed replica-minutes have no known price.")
     return "\n".join(lines)

@@ -7,8 +7,12 @@ from decimal import Decimal
 from html import escape
 
 from epmgr.domain.model import EndpointState
+from epmgr.report.axes import extent, labels_every, money_ticks, span_text, spend_buckets, time_ticks
 from epmgr.report.data import hours, money, unknown_text
 from epmgr.report.model import CostReport
+from epmgr.report.summary import headline, saving_notes
+
+__all__ = ["headline", "render_html", "savings_svg", "spend_svg", "timeline_svg"]
 
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f")
 STATE_COLORS = {
@@ -53,67 +57,72 @@ def _color(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
-def spend_per_day_svg(report: CostReport) -> str:
-    """Stacked bars: spend per day, one colour per endpoint."""
-    days = [day for day, _ in report.days()]
-    if not days:
-        return '<p class="muted">No days in the window.</p>'
+def spend_svg(report: CostReport) -> tuple[str, str]:
+    """Stacked bars of spend per bucket (a minute to a week, fitted to the data), one colour per endpoint.
+
+    Returns:
+        The bucket size in words (``"day"``) and the chart.
+    """
+    name, buckets = spend_buckets(report)
+    if not buckets:
+        return name, '<p class="muted">No history in the window.</p>'
     width, height, left, bottom = 900, 260, 60, 40
-    totals = {day: spend.usd for day, spend in report.days()}
-    top = max(totals.values(), default=Decimal(0)) or Decimal(1)
-    bar = (width - left) / len(days)
+    ticks = money_ticks(max(b.usd for b in buckets))
+    top = ticks[-1][0]
+    bar = (width - left) / len(buckets)
     parts = [f'<svg class="chart" id="spend-per-day" width="{width}" height="{height}" role="img">']
     plot = height - bottom - 10
-    for tick in range(5):
-        value = top * tick / 4
-        y = 10 + plot - float(value / top) * plot
+    for value, label in ticks:
+        y = 10 + plot - value / top * plot
         parts.append(f'<line x1="{left}" x2="{width}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>')
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{money(value)}</text>')
-    for col, day in enumerate(days):
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{label}</text>')
+    every = labels_every(len(buckets))
+    for col, bucket in enumerate(buckets):
         base = float(10 + plot)
-        for index, endpoint in enumerate(report.endpoints):
-            spend = dict(endpoint.days).get(day)
-            if spend is None or not spend.usd:
+        for index, (endpoint, spend) in enumerate(zip(report.endpoints, bucket.spends, strict=True)):
+            if not spend.usd:
                 continue
-            h = float(spend.usd / top) * plot
+            h = float(spend.usd) / top * plot
             base -= h
-            tip = escape(f"{endpoint.ref.name} {day}: {money(spend.usd)}, {hours(spend.replica_minutes)} h")
+            tip = escape(f"{endpoint.ref.name} {bucket.label}: {money(spend.usd)}, {hours(spend.replica_minutes)} h")
             parts.append(
-                f'<rect x="{left + col * bar + 2:.1f}" y="{base:.1f}" width="{max(bar - 4, 1):.1f}" '
+                f'<rect x="{left + col * bar + 1:.1f}" y="{base:.1f}" width="{max(bar - 2, 1):.1f}" '
                 f'height="{h:.1f}" fill="{_color(index)}" data-tip="{tip}"/>'
             )
-        if len(days) <= 16 or col % max(len(days) // 12, 1) == 0:
+        if col % every == 0:
             parts.append(
                 f'<text x="{left + col * bar + bar / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle" '
-                f'font-size="11">{day:%m-%d}</text>'
+                f'font-size="11">{escape(bucket.label)}</text>'
             )
     parts.append("</svg>")
     legend = "".join(
         f'<span><i style="background:{_color(i)}"></i>{escape(e.ref.name)}</span>'
         for i, e in enumerate(report.endpoints)
     )
-    return "".join(parts) + f'<div class="legend">{legend}</div>'
+    return name, "".join(parts) + f'<div class="legend">{legend}</div>'
 
 
 def timeline_svg(report: CostReport) -> str:
     """One band per endpoint, coloured by state; unknown time hatched."""
     width, row, left = 900, 26, 160
-    height = row * len(report.endpoints) + 30
-    start, end = report.since, report.until
+    height = row * len(report.endpoints) + 26
+    start, end = extent(report)
     parts = [
         f'<svg class="chart" id="timeline" width="{width}" height="{height}" role="img">',
         '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
         'patternTransform="rotate(45)"><rect width="6" height="6" fill="#fff"/>'
         '<line x1="0" y1="0" x2="0" y2="6" stroke="#c44" stroke-width="2"/></pattern></defs>',
     ]
-    span = width - left
+    span = width - left - 30  # room for the last tick label
     for index, endpoint in enumerate(report.endpoints):
         y = index * row + 4
         parts.append(f'<text x="0" y="{y + 15}" font-size="12">{escape(endpoint.ref.name)}</text>')
         for interval in endpoint.timeline:
             assert interval.start is not None and interval.end is not None  # clipped intervals are closed
-            x0 = left + _x(interval.start, start, end, span)
-            x1 = left + _x(interval.end, start, end, span)
+            if interval.end <= start or interval.start >= end:
+                continue
+            x0 = left + _x(max(interval.start, start), start, end, span)
+            x1 = left + _x(min(interval.end, end), start, end, span)
             unknown = interval.state == EndpointState.UNKNOWN
             fill = "url(#hatch)" if unknown else STATE_COLORS.get(interval.state, "#999")
             tip = escape(
@@ -124,8 +133,11 @@ def timeline_svg(report: CostReport) -> str:
                 f'<rect x="{x0:.2f}" y="{y}" width="{max(x1 - x0, 0.5):.2f}" height="{row - 8}" fill="{fill}" '
                 f'data-tip="{tip}"/>'
             )
-    parts.append(f'<text x="{left}" y="{height - 4}" font-size="11">{start:%Y-%m-%d %H:%M}</text>')
-    parts.append(f'<text x="{width}" y="{height - 4}" font-size="11" text-anchor="end">{end:%Y-%m-%d %H:%M}</text>')
+    axis = row * len(report.endpoints) + 4
+    for moment, label in time_ticks(start, end, report.tz):
+        x = left + _x(moment, start, end, span)
+        parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="0" y2="{axis + 3}" stroke="#999" stroke-dasharray="2,3"/>')
+        parts.append(f'<text x="{x:.1f}" y="{height - 4}" font-size="11" text-anchor="middle">{label}</text>')
     parts.append("</svg>")
     legend = "".join(
         f'<span><i style="background:{color}"></i>{state.value}</span>'
@@ -156,30 +168,6 @@ def savings_svg(report: CostReport) -> str:
     return "".join(parts)
 
 
-def headline(report: CostReport) -> str:
-    """The one sentence the report leads with: what epmgr saved, against which baseline, honestly."""
-    total = report.total
-    savings = report.savings()
-    if not savings:
-        return "No endpoints observed in this window."
-    sentences = [f"Spent {money(total.usd)} ({hours(total.replica_minutes)} billed replica-hours)."]
-    for name, cost, saved in savings:
-        verb = "saved" if saved >= 0 else "cost"
-        sentences.append(f"Against {name} ({money(cost)}) epmgr {verb} {money(abs(saved))}.")
-    blind = [e.ref.name for e in report.endpoints if e.spend.replica_minutes and not e.requests]
-    if blind:
-        sentences.append(
-            f"No requests were recorded for {', '.join(blind)}: their scale-to-zero baselines assume no traffic "
-            "(send traffic through epmgr's client or proxy to measure it)."
-        )
-    if total.unknown:
-        sentences.append(
-            f"{unknown_text(total.unknown)} of endpoint time was not observed and is not counted, so these figures "
-            "are a lower bound of the spend."
-        )
-    return " ".join(sentences)
-
-
 def render_html(report: CostReport) -> str:
     """The whole report as one HTML document that opens offline."""
     rows = "".join(
@@ -198,6 +186,8 @@ def render_html(report: CostReport) -> str:
         for e in report.endpoints
     )
     title = f"epmgr cost report {report.since:%Y-%m-%d} to {report.until:%Y-%m-%d}"
+    bucket, spend_chart = spend_svg(report)
+    notes = "".join(f"<li>{escape(note)}</li>" for note in saving_notes(report))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>
@@ -207,9 +197,11 @@ def render_html(report: CostReport) -> str:
 <div class="headline" id="headline">{escape(headline(report))}</div>
 <table id="endpoints"><tr><th>Endpoint</th><th>Billed h</th><th>Spend</th><th>Unknown</th><th>Today (fcst)</th>
 <th>Month (fcst)</th><th>Requests</th><th>Price $/h</th></tr>{rows}</table>
-<h2>Spend per day</h2>{spend_per_day_svg(report)}
-<h2>States over time</h2>{timeline_svg(report)}
+<h2>Spend per {bucket}</h2>{spend_chart}
+<h2>States over time <span class="muted">({escape(span_text(*extent(report)))} of history)</span></h2>
+{timeline_svg(report)}
 <h2>Savings against the baselines</h2>{savings_svg(report)}
+<ul id="saving-notes">{notes}</ul>
 <h2>How these numbers are made</h2>
 <ul>
 <li>Billing follows HF's documented rule: initializing, running and updating cost money, per replica, per started

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
 from epmgr.domain.cost import Interval, Spend, clip, intervals, spend_in
 from epmgr.domain.forecast import Forecast, by_day, day_start, forecast, month_start, next_day, next_month
 from epmgr.domain.model import ActionKind, EndpointRecord, EndpointRef, EndpointState, Outcome, StateChange
-from epmgr.domain.savings import DEFAULT_COLD_START, HF_DEFAULT_TIMEOUTS, Baseline, hf_scale_to_zero
+from epmgr.domain.savings import (
+    DEFAULT_COLD_START,
+    HF_DEFAULT_TIMEOUTS,
+    Baseline,
+    hf_scale_to_zero,
+    scale_to_zero_history,
+)
 from epmgr.ledger import Ledger
 from epmgr.observe import MAX_GAP
 from epmgr.pricing import Price, PriceBook
@@ -22,6 +29,7 @@ class Saving:
 
     baseline: Baseline
     saved_usd: Decimal
+    cold_waits: int = 0  # requests that would have waited for a cold start under the baseline
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,8 @@ class EndpointCost:
     cold_start: timedelta
     cold_start_observed: bool
     deleted_at: datetime | None
+    history: list[Interval] = field(default_factory=list)  # unclipped, for spend in any sub-window
+    cold_waits: int = 0  # recorded requests that arrived while the endpoint was not running
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,23 @@ class CostReport:
                 sums[saving.baseline.name] = (cost + saving.baseline.spend.usd, saved + saving.saved_usd)
         return [(name, cost, saved) for name, (cost, saved) in sums.items()]
 
+    @property
+    def requests(self) -> int:
+        return sum(e.requests for e in self.endpoints)
+
+    @property
+    def cold_waits(self) -> int:
+        """Recorded requests that found their endpoint not running (they waited for a cold start)."""
+        return sum(e.cold_waits for e in self.endpoints)
+
+    def baseline_cold_waits(self) -> dict[str, int]:
+        """Per baseline, the requests that would have waited for a cold start under it."""
+        waits: dict[str, int] = {}
+        for endpoint in self.endpoints:
+            for saving in endpoint.savings:
+                waits[saving.baseline.name] = waits.get(saving.baseline.name, 0) + saving.cold_waits
+        return waits
+
 
 def _deleted_at(ledger: Ledger, ref: EndpointRef, after: datetime | None) -> datetime | None:
     for action in reversed(ledger.actions(ref)):
@@ -95,6 +122,25 @@ def observed_cold_start(history: Sequence[Interval]) -> timedelta | None:
         and current.end is not None
     ]
     return sorted(lengths)[len(lengths) // 2] if lengths else None
+
+
+ASLEEP = frozenset(
+    {EndpointState.SCALED_TO_ZERO, EndpointState.PAUSED, EndpointState.INITIALIZING, EndpointState.PENDING}
+)
+"""States in which an arriving request waits for a cold start (or a resume) before it is served."""
+
+
+def cold_waits(arrivals: Sequence[datetime], history: Sequence[Interval]) -> int:
+    """How many of ``arrivals`` found the endpoint asleep or starting in ``history`` (sorted, non-overlapping)."""
+    starts = [i.start for i in history]
+    waits = 0
+    for moment in arrivals:
+        index = bisect_right(starts, moment, key=lambda s: s or datetime.min.replace(tzinfo=moment.tzinfo)) - 1
+        if index >= 0:
+            interval = history[index]
+            if interval.state in ASLEEP and (interval.end is None or moment < interval.end):
+                waits += 1
+    return waits
 
 
 def endpoint_cost(
@@ -169,7 +215,23 @@ def endpoint_cost(
                 price_per_hour=unit_price,
             )
         )
-    savings = [Saving(b, b.spend.usd - spend.usd) for b in baselines]
+    in_window = [moment for moment in arrivals if exists_from <= moment < max(exists_to, exists_from)]
+    baseline_waits = [0] + [
+        cold_waits(
+            in_window,
+            scale_to_zero_history(
+                in_window,
+                exists_from,
+                max(exists_to, exists_from),
+                timeout=timeout,
+                cold_start=cold_start,
+                replicas=replicas,
+                price_per_hour=unit_price,
+            ),
+        )
+        for timeout in timeouts
+    ]
+    savings = [Saving(b, b.spend.usd - spend.usd, w) for b, w in zip(baselines, baseline_waits, strict=True)]
     today = forecast(history, now, day_start(now, tz), next_day(now, tz))
     month = forecast(history, now, month_start(now, tz), next_month(now, tz))
     return EndpointCost(
@@ -186,6 +248,8 @@ def endpoint_cost(
         cold_start=cold_start,
         cold_start_observed=observed is not None,
         deleted_at=deleted,
+        history=history,
+        cold_waits=cold_waits(arrivals, history),
     )
 
 
