@@ -18,13 +18,14 @@ from epmgr.domain.model import (
     Outcome,
     StateChange,
 )
-from epmgr.domain.wake import WakeStep, next_wake_step, poll_delay
+from epmgr.domain.wake import WakeStep, next_sleep, next_wake_step, poll_delay
 from epmgr.errors import EndpointFailed, EpmgrError, WakeTimeout
 from epmgr.ledger import Ledger
 from epmgr.observe import observe_snapshot
 from epmgr.ports import EndpointsAPI
 
 Progress = Callable[[EndpointSnapshot, timedelta], None]
+MIN_POLL = timedelta(milliseconds=10)  # the shortest pause between two looks while waiting
 
 
 @dataclass
@@ -100,7 +101,7 @@ class Operator:
                 return snapshot
             if waited >= timeout:
                 raise _timeout(snapshot, waited, step)
-            delay = min(poll_delay(attempt, cap=poll_cap), max(timeout - waited, timedelta(0)))
+            delay = next_sleep(poll_delay(attempt, cap=poll_cap), waited, timeout, floor=MIN_POLL)
             self.clock.sleep(delay.total_seconds())
 
 

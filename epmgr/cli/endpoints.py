@@ -13,7 +13,7 @@ from epmgr.cli.context import AppContext, emit, json_option, pass_app
 from epmgr.cli.params import DURATION, whole_minutes
 from epmgr.cli.progress import WaitProgress
 from epmgr.cli.render import endpoints_table, money, snapshot_dict, snapshot_text
-from epmgr.clock import SystemClock
+from epmgr.clock import Clock, SystemClock
 from epmgr.domain.model import (
     ActionKind,
     ActionRecord,
@@ -29,6 +29,7 @@ from epmgr.operations import Operator
 from epmgr.ports import EndpointsAPI
 from epmgr.specfile import load_spec_file
 
+CLOCK: Clock = SystemClock()  # the commands' time (tests of minutes-long waits swap in an accelerated clock)
 # How often `--wait` asks the API at most: a person is watching, and HF's own wait() polls every 5 s.
 WAIT_POLL_CAP = timedelta(seconds=2)
 
@@ -36,7 +37,7 @@ WAIT_POLL_CAP = timedelta(seconds=2)
 def operator(app: AppContext) -> Operator:
     settings = app.settings()
     api = api_from_settings(settings.token, settings.namespace, settings.hf_api_url)
-    return Operator(api=api, ledger=app.ledger(), clock=SystemClock())
+    return Operator(api=api, ledger=app.ledger(), clock=CLOCK)
 
 
 def priced(snapshot: EndpointSnapshot, hardware: list[HardwareOption]) -> EndpointSnapshot:
