@@ -16,14 +16,15 @@ The endpoint, as modelled:
 Decisions are taken on the daemon's ticks (multiples of ``tick`` since the epoch). Stepping visits every tick;
 event-driven stepping (the default) jumps to the first tick at or after the next request, the end of a start or the
 decision's ``next_at`` (at most an hour ahead) and gives the same result (a test holds both to it). Budgets need the
-spend at every tick, so a policy with one is always stepped; so is the adaptive keep-alive while a replica is up (its
-choice moves with the idle time, and its "keep warm" decisions carry no ``next_at`` for that).
+spend at every tick, so a policy with one is always stepped; so is the adaptive keep-alive for now: its choice moves
+with the idle time without a ``next_at`` ("stop now: beyond the data"), and its planned pre-warm is missing once the
+pre-warm moment of the next expected burst has passed (the burst after is not planned).
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -72,6 +73,7 @@ class _Endpoint:
 
     def __init__(self, policy: EndpointPolicy, stream: Stream, params: Params, run: Run, keep: bool) -> None:
         self.policy, self.stream, self.params, self.run, self.keep = policy, stream, params, run, keep
+        self.every_decision = False
         self.ref = EndpointRef(policy.namespace or "sim", policy.name)
         first = stream.times[0]
         self.state = EndpointState.RUNNING
@@ -129,6 +131,16 @@ class _Endpoint:
         times, index = self.stream.times, self.next_index
         count = len(times)
         while index < count and times[index] <= until:
+            self._settle(times[index])
+            if self.state == EndpointState.RUNNING:  # the fast path: every request up to ``until`` is served at once
+                stop = bisect_right(times, until, index)
+                if self.gaps is not None:
+                    add = self.gaps.add
+                    for moment in times[index:stop]:
+                        add(datetime.fromtimestamp(moment, timezone.utc))
+                self.last_request = times[stop - 1]
+                index = stop
+                break
             self._request(times[index])
             index += 1
         self.run.requests += index - self.next_index
@@ -140,7 +152,7 @@ class _Endpoint:
     def situation(self, at: float) -> Situation:
         now = _utc(at)
         policy, params = self.policy, self.params
-        recent = self.next_index - bisect_left(self.stream.times, at - 3600.0, 0, self.next_index)
+        recent = self.next_index - bisect_right(self.stream.times, at - 3600.0, 0, self.next_index)
         activity = Activity(
             last_request_at=None if self.last_request is None else _utc(self.last_request),
             requests_last_hour=recent,
@@ -197,7 +209,7 @@ class _Endpoint:
             self.keepalive_handled = at
         if not decision.acts:
             return
-        if self.keep:
+        if self.keep and not self.every_decision:
             self.run.actions.append((at, decision))
         if decision.hold_until is not None:
             self.hold_until, self.hold_reason = decision.hold_until.timestamp(), decision.reason
@@ -218,8 +230,8 @@ class _Endpoint:
             candidates.append(self.running_at)
         if decision.next_at is not None:
             candidates.append(decision.next_at.timestamp())
-        if self.gaps is not None and self.state == EndpointState.RUNNING:
-            candidates.append(at)  # the adaptive keep-alive's choice moves with idle time without a next_at
+        if self.gaps is not None:
+            candidates.append(at)  # the adaptive keep-alive's next_at is incomplete: see the module docstring
         return min(candidates)
 
 
@@ -230,12 +242,25 @@ def _gap_history(policy: EndpointPolicy) -> GapHistory | None:
     return GapHistory(ZoneInfo(policy.schedule.tz) if policy.schedule is not None else timezone.utc)
 
 
-def simulate(policy: EndpointPolicy, stream: Stream, params: Params, *, label: str = "", keep: bool = False) -> Run:
-    """Replay ``stream`` through ``decide()`` under ``policy``; ``keep`` records stretches and actions."""
+def simulate(
+    policy: EndpointPolicy,
+    stream: Stream,
+    params: Params,
+    *,
+    label: str = "",
+    keep: bool = False,
+    every_decision: bool = False,
+) -> Run:
+    """Replay ``stream`` through ``decide()`` under ``policy``.
+
+    ``keep`` records the stretches and the decisions that acted in the run; with ``every_decision`` it records every
+    decision taken instead (to compare with the daemon's).
+    """
     run = Run(label or policy.name)
     if not stream.times:
         return run
     endpoint = _Endpoint(policy, stream, params, run, keep)
+    endpoint.every_decision = every_decision
     tick = params.tick
     every = params.stepping or policy.budget is not None
     at = math.ceil(stream.times[0] / tick) * tick
@@ -244,6 +269,8 @@ def simulate(policy: EndpointPolicy, stream: Stream, params: Params, *, label: s
         endpoint.advance(at)
         decision = decide(policy, endpoint.situation(at), _utc(at))
         run.decisions += 1
+        if every_decision and keep:
+            run.actions.append((at, decision))
         endpoint.apply(decision, at)
         if every:
             at += tick
