@@ -54,6 +54,11 @@ from epmgr.names import EXPECTED_NAME, EXPECTED_NAMESPACE, check_name, check_nam
 DEFAULT_FILE = "epmgr.toml"
 DEFAULT_INTERVAL = timedelta(seconds=30)
 DEFAULT_LISTEN = "127.0.0.1:9465"
+# Upper bounds of durations that mean something: a daemon that ticks less than daily enforces nothing,
+# and an idle stage of more than a year never fires.
+MAX_INTERVAL = timedelta(days=1)
+MAX_LEASE_TTL = timedelta(days=7)
+MAX_IDLE = timedelta(days=365)
 TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 LogFormat = Literal["text", "json"]
 
@@ -247,10 +252,11 @@ def _token(env: Mapping[str, str]) -> str | None:
 
 def _daemon(doc: Doc, value: object) -> DaemonSettings:
     table = doc.table(("daemon",), value, _KEYS["daemon"])
-    interval = doc.duration(("daemon", "interval"), table.get("interval", "30s")) or DEFAULT_INTERVAL
+    interval = doc.duration(("daemon", "interval"), table.get("interval", "30s"), at_most=MAX_INTERVAL)
+    interval = interval or DEFAULT_INTERVAL
     lease_ttl = 3 * interval
     if "lease_ttl" in table:
-        lease_ttl = doc.duration(("daemon", "lease_ttl"), table["lease_ttl"]) or lease_ttl
+        lease_ttl = doc.duration(("daemon", "lease_ttl"), table["lease_ttl"], at_most=MAX_LEASE_TTL) or lease_ttl
         if lease_ttl <= interval:
             expected = f"a duration longer than daemon.interval ({format_duration(interval)})"
             raise doc.error(("daemon", "lease_ttl"), f"expected {expected}, got {describe(table['lease_ttl'])}")
@@ -263,7 +269,9 @@ def _idle(doc: Doc, path: KeyPath, table: Mapping[str, object], base: IdlePolicy
     """``base`` with the idle stages ``table`` sets; ``"off"``/``false`` turns a stage off."""
 
     def stage(key: str, current: timedelta | None, off: bool) -> timedelta | None:
-        return doc.duration((*path, key), table[key], off=off, zero=not off) if key in table else current
+        if key not in table:
+            return current
+        return doc.duration((*path, key), table[key], off=off, zero=not off, at_most=MAX_IDLE)
 
     return IdlePolicy(
         scale_to_zero_after=stage("scale_to_zero_after", base.scale_to_zero_after, True),

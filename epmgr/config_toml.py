@@ -20,9 +20,12 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from epmgr.cron import check_cron_expression
 from epmgr.domain.durations import EXPECTED as EXPECTED_DURATION
-from epmgr.domain.durations import parse_duration
+from epmgr.domain.durations import MAX_DURATION, parse_duration
 from epmgr.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -236,14 +239,18 @@ class Doc:
             raise self.error(path, f"expected true or false, got {describe(value)}")
         return value
 
-    def duration(self, path: KeyPath, value: object, *, off: bool = False, zero: bool = False) -> timedelta | None:
-        """A duration string; ``"off"``/``false`` gives None when ``off``; ``"0s"`` only when ``zero``."""
+    def duration(
+        self, path: KeyPath, value: object, *, off: bool = False, zero: bool = False, at_most: timedelta = MAX_DURATION
+    ) -> timedelta | None:
+        """A duration string up to ``at_most``; ``"off"``/``false`` gives None when ``off``; ``"0s"`` when ``zero``."""
         expected = EXPECTED_DURATION + (' (or "off" to turn it off)' if off else "")
         if off and (value is False or value == "off"):
             return None
         try:
-            delta = parse_duration(value) if isinstance(value, str) else None
-        except ValueError:
+            delta = parse_duration(value, at_most=at_most) if isinstance(value, str) else None
+        except ValueError as exc:
+            if "at most" in str(exc):  # the right form, but too long: say so rather than "expected a duration"
+                raise self.error(path, str(exc)) from None
             delta = None
         if delta is None or (not zero and not delta):
             qualifier = "" if delta is None else " longer than zero"
@@ -337,21 +344,37 @@ def check_api_url(value: str) -> str:
 
 
 def check_db_url(value: str, base: Path) -> str:
-    """A database URL, or a file path (relative to ``base``) turned into a ``sqlite:///`` URL."""
+    """A database URL, or a file path (relative to ``base``) turned into a ``sqlite:///`` URL.
+
+    A URL that cannot be parsed (a port that is not a number, say) or an in-memory SQLite database (lost when
+    epmgr exits) is refused; the message shows the URL with its password masked.
+    """
     if "://" not in value:
         return f"sqlite:///{(base / Path(value).expanduser()).resolve()}"
     scheme = value.split("://", 1)[0]
     if not _DB_SCHEME.match(scheme):  # the rest is not shown: it may hold a password
         raise ValueError(f"expected {EXPECTED_DB}, got a {scheme!r} URL")
+    shown = mask_password(value)
+    try:
+        port = urlsplit(value).port
+        url = make_url(value)
+    except ValueError as exc:  # urlsplit's own words, e.g. "Port could not be cast to integer value as 'x'"
+        raise ValueError(f"cannot parse the database URL {shown}: {exc} (expected {EXPECTED_DB})") from None
+    except ArgumentError:
+        raise ValueError(f"cannot parse the database URL {shown} (expected {EXPECTED_DB})") from None
+    if port == 0:
+        raise ValueError(f"the database URL {shown} has port 0 (expected a port from 1 to 65535)")
+    memory = not url.database or url.database == ":memory:" or "mode=memory" in value
+    if url.get_backend_name() == "sqlite" and memory:
+        raise ValueError(
+            f"{shown} is an in-memory SQLite database, lost when epmgr exits (expected a file path or sqlite:///PATH)"
+        )
     return value
 
 
+_PASSWORD = re.compile(r"(://[^:/@?#]*):[^/?#]*@")
+
+
 def mask_password(url: str) -> str:
-    """The URL with its password, if any, replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-        if not parts.password:
-            return url
-    except ValueError:
-        return url
-    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
+    """The URL with its password, if any, replaced by ``***`` (also when the URL is otherwise malformed)."""
+    return _PASSWORD.sub(r"\1:***@", url, count=1)

@@ -16,7 +16,8 @@ Every error epmgr raises on purpose is an :class:`EpmgrError`; failures of the l
     │   ├── EndpointFailed               it is in a failed state and needs a person
     │   └── BudgetExceeded               waking it is refused by a budget
     └── LedgerError                      the ledger database is unusable
-        └── SchemaOutdated               the ledger needs `epmgr db upgrade`
+        ├── SchemaOutdated               the ledger needs `epmgr db upgrade`
+        └── SchemaTooNew                 a newer epmgr migrated the ledger: upgrade epmgr
 
 Each carries the ``endpoint`` it concerns, where there is one.
 """
@@ -141,3 +142,7 @@ class LedgerError(EpmgrError):
 
 class SchemaOutdated(LedgerError):
     """The ledger's schema is older than this epmgr: run `epmgr db upgrade`."""
+
+
+class SchemaTooNew(LedgerError):
+    """The ledger was migrated by a newer epmgr: upgrade epmgr (a ledger is never downgraded)."""

@@ -43,15 +43,20 @@ class Operator:
     def act(
         self, kind: ActionKind, name: str, reason: str, call: Callable[[], EndpointSnapshot | None]
     ) -> EndpointSnapshot | None:
-        """Run ``call`` and audit it: outcome ok with the state change it caused, or failed with the error."""
+        """Run ``call`` and audit it: outcome ok with the state change it caused, or failed with the error.
+
+        A failure on an endpoint the ledger has never seen is not written: the ledger gains an endpoint only from
+        an answer of the API that it exists (a mistyped name must not become a permanent row in cost reports).
+        """
         ref = self.ref(name)
         requested_at = self.clock.now()
         try:
             snapshot = call()
         except EpmgrError as exc:
-            self.ledger.record_action(
-                ActionRecord(ref, kind, reason, self.actor, requested_at, Outcome.FAILED, str(exc))
-            )
+            if self.ledger.endpoint(ref) is not None:
+                self.ledger.record_action(
+                    ActionRecord(ref, kind, reason, self.actor, requested_at, Outcome.FAILED, str(exc))
+                )
             raise
         self.ledger.record_action(ActionRecord(ref, kind, reason, self.actor, requested_at, Outcome.OK))
         if snapshot is not None:

@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from epmgr.domain.durations import EXPECTED, parse_duration
+from epmgr.domain.durations import parse_duration
 from epmgr.errors import ConfigError
+from epmgr.names import check_name
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -76,8 +77,13 @@ def load_spec_file(path: str | Path) -> dict[str, Any]:
         if key == "scale_to_zero_timeout":
             try:
                 value = parse_duration(value)
-            except ValueError:
-                raise fail(key, f"expected {EXPECTED}, got {value!r}") from None
+            except ValueError as exc:
+                raise fail(key, str(exc)) from None
+        if key == "name":
+            try:
+                check_name(value)
+            except ValueError as exc:
+                raise fail(key, str(exc)) from None
         if key == "env" and not (isinstance(value, dict) and all(isinstance(v, str) for v in value.values())):
             raise fail(key, 'expected a table of strings, e.g. env = { MAX_INPUT_TOKENS = "2048" }')
         if key == "tags" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):

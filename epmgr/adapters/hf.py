@@ -33,7 +33,7 @@ from huggingface_hub.utils._headers import build_hf_headers
 from huggingface_hub.utils._http import get_session, hf_raise_for_status, set_client_factory
 
 from epmgr import deadline as deadlines
-from epmgr.adapters.hf_payload import hardware_option, snapshot_from_payload
+from epmgr.adapters.hf_payload import Seen, hardware_option, snapshot_from_payload, undecodable
 from epmgr.domain.backoff import Backoff, parse_retry_after
 from epmgr.domain.model import EndpointChanges, EndpointSnapshot, EndpointSpec, EndpointState, HardwareOption
 from epmgr.errors import (
@@ -44,6 +44,7 @@ from epmgr.errors import (
     ConfigError,
     ConflictError,
     EndpointNotFound,
+    EpmgrError,
 )
 
 T = TypeVar("T")
@@ -60,6 +61,8 @@ _BASE_LOCK = threading.RLock()
 _RATELIMIT_RESET = re.compile(r"\bt=(\d+)")
 # Seconds left for the HTTP request being sent from this context (set by ``_call``, read by the request hook).
 _REQUEST_TIMEOUT: ContextVar[float | None] = ContextVar("epmgr_request_timeout", default=None)
+# The last response seen in this context (set by the response hook, read when a body cannot be decoded).
+_SEEN: ContextVar[Seen | None] = ContextVar("epmgr_last_response", default=None)
 
 
 @contextmanager
@@ -86,6 +89,11 @@ def _bound_request(request: httpx.Request) -> None:
     }
 
 
+def _note_response(response: httpx.Response) -> None:
+    """Response hook: remember status and content type, for the message when the body is not JSON."""
+    _SEEN.set(Seen(response.status_code, response.headers.get("content-type", "")))
+
+
 def install_timeouts(timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> None:
     """Give huggingface_hub's shared HTTP client a timeout, unless someone installed their own client factory."""
     if hf_http._GLOBAL_CLIENT_FACTORY is not hf_http.default_client_factory:
@@ -93,7 +101,7 @@ def install_timeouts(timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> None:
 
     def factory() -> httpx.Client:
         return httpx.Client(
-            event_hooks={"request": [hf_http.hf_request_event_hook, _bound_request]},
+            event_hooks={"request": [hf_http.hf_request_event_hook, _bound_request], "response": [_note_response]},
             follow_redirects=True,
             timeout=timeout,
         )
@@ -215,6 +223,11 @@ class HfEndpointsAPI:
                     raise translate(exc, what=what, endpoint=endpoint) from exc
                 delay = self._backoff.delay(attempt, self._draw())
                 failure = exc
+            except (ValueError, KeyError, TypeError) as exc:  # a success answer that is not the JSON expected
+                if isinstance(exc, EpmgrError):
+                    raise
+                api_url = self.api_url or _DEFAULT_MANAGEMENT_URL
+                raise undecodable(exc, what=what, api_url=api_url, seen=_SEEN.get(), endpoint=endpoint) from exc
             finally:
                 _REQUEST_TIMEOUT.reset(token)
             if self._monotonic() + delay >= ends:  # waiting would pass the deadline: give up now
@@ -258,7 +271,11 @@ class HfEndpointsAPI:
         )
         hf_raise_for_status(response)
         page = response.json()
-        return page if isinstance(page, dict) else {"items": page}
+        page = page if isinstance(page, dict) else {"items": page}
+        items = page.get("items") or []
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise TypeError("the endpoints are not a list of JSON objects")
+        return page
 
     def get(self, name: str) -> EndpointSnapshot:
         ns = self.namespace

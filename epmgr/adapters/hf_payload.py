@@ -1,14 +1,49 @@
-"""Endpoint JSON (as the HF API returns it) into immutable domain snapshots."""
+"""Endpoint JSON (as the HF API returns it) into immutable domain snapshots; answers that are not that JSON.
+
+A success status with a body that is not the expected JSON (an HTML login page of a proxy, a wrong
+``EPMGR_HF_API_URL``) becomes one :class:`~epmgr.errors.ApiError` that says what came back and from where.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any
 
 from epmgr.domain.model import EndpointRef, EndpointSnapshot, EndpointState, HardwareOption, Instance
+from epmgr.errors import ApiError
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The last HTTP response of a call, as far as an error message needs it."""
+
+    status: int
+    content_type: str
+
+
+def undecodable(exc: Exception, *, what: str, api_url: str, seen: Seen | None, endpoint: str | None) -> ApiError:
+    """The error for a success answer whose body is not the JSON epmgr expects (``exc`` from decoding it)."""
+    status = f" {seen.status}" if seen else ""
+    kind = (seen.content_type.split(";")[0].strip() if seen else "") or "no content type"
+    if isinstance(exc, json.JSONDecodeError):
+        body = "" if seen else f", starting {exc.doc.lstrip()[:20]!r}"
+        problem = f"non-JSON content ({kind}{body})"
+    else:
+        problem = f"JSON that is not what epmgr expects ({type(exc).__name__}: {str(exc)[:80]})"
+    return ApiError(
+        f"{what}: the HF API at {api_url} answered{status} with {problem}; is EPMGR_HF_API_URL right?",
+        endpoint=endpoint,
+        status_code=seen.status if seen else None,
+    )
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -40,12 +75,18 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 def snapshot_from_payload(raw: Mapping[str, Any], namespace: str) -> EndpointSnapshot:
-    """Build a snapshot from one endpoint object of the API (missing optional keys get neutral values)."""
-    compute = raw.get("compute") or {}
-    scaling = compute.get("scaling") or {}
-    provider = raw.get("provider") or {}
-    model = raw.get("model") or {}
-    status = raw.get("status") or {}
+    """Build a snapshot from one endpoint object of the API (missing or mistyped optional keys get neutral values).
+
+    Raises:
+        TypeError: ``raw`` is not a JSON object (the caller turns it into an ApiError).
+    """
+    if not isinstance(raw, Mapping):
+        raise TypeError(f"an endpoint is {type(raw).__name__}, not a JSON object")
+    compute = _map(raw.get("compute"))
+    scaling = _map(compute.get("scaling"))
+    provider = _map(raw.get("provider"))
+    model = _map(raw.get("model"))
+    status = _map(raw.get("status"))
     timeout = scaling.get("scaleToZeroTimeout")
     return EndpointSnapshot(
         ref=EndpointRef(namespace, str(raw.get("name", ""))),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -10,8 +12,9 @@ import click
 
 from epmgr.adapters.hf import api_from_settings
 from epmgr.cli.context import AppContext, emit, json_option, pass_app
+from epmgr.cli.params import ENDPOINT_NAME
 from epmgr.clock import SystemClock
-from epmgr.domain.durations import parse_duration
+from epmgr.domain.durations import MAX_DURATION, format_duration, parse_duration
 from epmgr.domain.model import EndpointRef
 from epmgr.errors import ApiError, ConfigError
 from epmgr.observe import record_snapshots
@@ -28,12 +31,15 @@ def parse_moment(text: str, now: datetime, tz: tzinfo, option: str) -> datetime:
     """``"7d"`` (that long before ``now``) or an ISO date/time (in ``tz`` when it has no offset)."""
     try:
         return now - parse_duration(text)
-    except ValueError:
-        pass
+    except ValueError as exc:
+        if "at most" in str(exc):  # a duration, but too long
+            raise click.BadParameter(str(exc), param_hint=option) from None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise click.BadParameter(f"expected {EXPECTED_MOMENT}, got {text!r}", param_hint=option) from None
+    if not 1970 <= moment.year <= 2999:  # far-off years overflow when converted between time zones
+        raise click.BadParameter(f"expected a date between 1970 and 2999, got {text!r}", param_hint=option)
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
 
 
@@ -44,6 +50,27 @@ def parse_tz(name: str) -> tzinfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise click.BadParameter(f"unknown time zone {name!r} (expected an IANA name such as Europe/Berlin)") from None
+
+
+def output_file(text: str | None, option: str) -> Path | None:
+    """The file ``option`` names, checked before any work: its folder exists and can be written."""
+    if text is None:
+        return None
+    path = Path(text).expanduser()
+    folder = path.parent
+    if not folder.is_dir():
+        raise click.BadParameter(f"cannot write {text}: the folder {folder} does not exist", param_hint=option)
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise click.BadParameter(f"cannot write {text}: permission denied", param_hint=option)
+    return path
+
+
+def write_output(path: Path, write: Callable[[Path], object]) -> None:
+    """Run ``write``; a failure of the file system becomes one line naming the file."""
+    try:
+        write(path)
+    except OSError as exc:
+        raise click.FileError(str(path), hint=exc.strerror or str(exc)) from None
 
 
 def observe_now(app: AppContext, now: datetime) -> dict[EndpointRef, int | None]:
@@ -66,7 +93,7 @@ def observe_now(app: AppContext, now: datetime) -> dict[EndpointRef, int | None]
 
 
 @click.command()
-@click.argument("name", required=False)
+@click.argument("name", type=ENDPOINT_NAME, required=False)
 @click.option("--since", default="7d", show_default=True, help="Window start: a duration ago (7d) or a date.")
 @click.option("--until", help="Window end: a duration ago or a date/time (default: now).")
 @click.option("--by", type=click.Choice(["endpoint", "day"]), default="endpoint", show_default=True, help="Rows.")
@@ -102,11 +129,15 @@ def cost(
         epmgr cost --html report.html --png report.png
     """
     tz = parse_tz(tz_name)
+    html_file, png_file = output_file(html_path, "--html"), output_file(png_path, "--png")
     now = SystemClock().now()
     start = parse_moment(since, now, tz, "--since")
     end = parse_moment(until, now, tz, "--until") if until else now
     if end <= start:
         raise click.BadParameter(f"the window is empty: --since {since} is not before --until {until or 'now'}")
+    if not now - MAX_DURATION <= start < end <= now + MAX_DURATION:
+        limit = f"{format_duration(MAX_DURATION)} of now"
+        raise click.BadParameter(f"the window must lie within {limit}, got --since {since} --until {until or 'now'}")
     settings = app.settings()
     timeouts = {} if offline else observe_now(app, now)
     ledger = app.ledger()
@@ -125,12 +156,12 @@ def cost(
     if name and not report.endpoints:
         raise click.BadParameter(f"the ledger knows no endpoint named {name!r}", param_hint="NAME")
     written = []
-    if html_path:
-        Path(html_path).write_text(render_html(report), encoding="utf-8")
-        written.append(f"HTML report: {Path(html_path).resolve()}")
-    if png_path:
-        write_png(report, Path(png_path))
-        written.append(f"PNG chart: {Path(png_path).resolve()}")
+    if html_file:
+        write_output(html_file, lambda path: path.write_text(render_html(report), encoding="utf-8"))
+        written.append(f"HTML report: {html_file.resolve()}")
+    if png_file:
+        write_output(png_file, lambda path: write_png(report, path))
+        written.append(f"PNG chart: {png_file.resolve()}")
     if app.json:
         emit(app, report_dict(report), "")
         for line in written:

@@ -92,7 +92,7 @@ def status_text(report: TickReport, lease: str) -> str:
 
 
 @click.command("status")
-@click.option("--watch", "watch", type=float, default=None, metavar="SECONDS", help="Refresh every SECONDS.")
+@click.option("--watch", type=click.FloatRange(min=1, max=86400), metavar="SECONDS", help="Refresh every SECONDS.")
 @json_option
 @pass_app
 def status(app: AppContext, watch: float | None) -> None:

@@ -10,7 +10,7 @@ import click
 
 from epmgr.adapters.hf import api_from_settings
 from epmgr.cli.context import AppContext, emit, json_option, pass_app
-from epmgr.cli.params import DURATION, whole_minutes
+from epmgr.cli.params import DURATION, ENDPOINT_NAME, MAX_REPLICA, MIN_REPLICA, REASON, check_replicas, whole_minutes
 from epmgr.cli.progress import WaitProgress
 from epmgr.cli.render import endpoints_table, money, snapshot_dict, snapshot_text
 from epmgr.clock import Clock, SystemClock
@@ -82,7 +82,7 @@ def explain_bad_instance(exc: BadRequest, api: EndpointsAPI, instance: Instance)
 
 
 @click.command()
-@click.argument("name", required=False)
+@click.argument("name", type=ENDPOINT_NAME, required=False)
 @click.option("--from-file", "spec_file", type=click.Path(dir_okay=False), help="Read the spec from a TOML file.")
 @click.option("--repo", "repository", help="Model repository, e.g. microsoft/Phi-3-mini-4k-instruct.")
 @click.option("--vendor", help="Cloud vendor: aws, azure or gcp.")
@@ -93,8 +93,8 @@ def explain_bad_instance(exc: BadRequest, api: EndpointsAPI, instance: Instance)
 @click.option("--task", help="e.g. text-generation.")
 @click.option("--framework", help="Default: pytorch.")
 @click.option("--revision", help="Model revision (commit, branch or tag).")
-@click.option("--min-replica", type=click.IntRange(min=0), help="Default 1; 0 allows HF's scale to zero.")
-@click.option("--max-replica", type=click.IntRange(min=1), help="Default 1.")
+@click.option("--min-replica", type=MIN_REPLICA, help="Default 1; 0 allows HF's scale to zero.")
+@click.option("--max-replica", type=MAX_REPLICA, help="Default 1.")
 @click.option("--scale-to-zero-timeout", type=DURATION, help="HF's own idle timer (needs --min-replica 0), e.g. 15m.")
 @click.option("--type", "endpoint_type", type=click.Choice(["public", "authenticated", "private"]), help="Access.")
 @click.option("--wait/--no-wait", default=False, help="Wait until it serves (health route answers 200).")
@@ -132,6 +132,7 @@ def create(
     ]
     if missing:
         raise click.UsageError(f"missing {', '.join(missing)} (give them as options or in --from-file)")
+    check_replicas(values.get("min_replica", 1), values.get("max_replica", 1))
     instance = Instance(
         values["vendor"], values["region"], values["accelerator"], values["instance_type"], values["instance_size"]
     )
@@ -181,7 +182,7 @@ def list_(app: AppContext) -> None:
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", type=ENDPOINT_NAME)
 @json_option
 @click.option("--raw", is_flag=True, help="With --json, include the API's own payload.")
 @pass_app
@@ -200,12 +201,12 @@ def show(app: AppContext, name: str, raw: bool) -> None:
     emit(app, snapshot_dict(snapshot, raw=raw), lambda: snapshot_text(snapshot))
 
 
-REASON = click.option("--reason", default=None, help="Why (goes into the audit log).")
+REASON_OPTION = click.option("--reason", type=REASON, default=None, help="Why (goes into the audit log).")
 
 
 @click.command()
-@click.argument("name")
-@REASON
+@click.argument("name", type=ENDPOINT_NAME)
+@REASON_OPTION
 @json_option
 @pass_app
 def pause(app: AppContext, name: str, reason: str | None) -> None:
@@ -222,8 +223,8 @@ def pause(app: AppContext, name: str, reason: str | None) -> None:
 
 
 @click.command()
-@click.argument("name")
-@REASON
+@click.argument("name", type=ENDPOINT_NAME)
+@REASON_OPTION
 @click.option("--wait/--no-wait", default=False, help="Wait until it serves (health route answers 200).")
 @click.option("--timeout", type=DURATION, default="15m", show_default=True, help="How long --wait waits.")
 @click.option("--force", is_flag=True, help="Resume even if a budget holds it asleep (releases the hold).")
@@ -270,8 +271,8 @@ def resume(app: AppContext, name: str, reason: str | None, wait: bool, timeout: 
 
 
 @click.command("scale-to-zero")
-@click.argument("name")
-@REASON
+@click.argument("name", type=ENDPOINT_NAME)
+@REASON_OPTION
 @json_option
 @pass_app
 def scale_to_zero(app: AppContext, name: str, reason: str | None) -> None:
@@ -290,7 +291,7 @@ def scale_to_zero(app: AppContext, name: str, reason: str | None) -> None:
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", type=ENDPOINT_NAME)
 @click.option("--repo", "repository", help="New model repository.")
 @click.option("--revision", help="New model revision.")
 @click.option("--task", help="New task.")
@@ -298,10 +299,10 @@ def scale_to_zero(app: AppContext, name: str, reason: str | None) -> None:
 @click.option("--accelerator", help="New accelerator.")
 @click.option("--instance-type", help="New instance type.")
 @click.option("--instance-size", help="New instance size.")
-@click.option("--min-replica", type=click.IntRange(min=0))
-@click.option("--max-replica", type=click.IntRange(min=1))
+@click.option("--min-replica", type=MIN_REPLICA)
+@click.option("--max-replica", type=MAX_REPLICA)
 @click.option("--scale-to-zero-timeout", type=DURATION, help="HF's own idle timer, e.g. 15m (needs min replica 0).")
-@REASON
+@REASON_OPTION
 @click.option("--wait/--no-wait", default=False, help="Wait until it serves again.")
 @click.option("--timeout", type=DURATION, default="15m", show_default=True, help="How long --wait waits.")
 @json_option
@@ -315,6 +316,7 @@ def update(app: AppContext, /, name: str, reason: str | None, wait: bool, timeou
         epmgr update phi3-mini --instance-type nvidia-a10g --instance-size x1 --wait
     """
     timeout_min = whole_minutes(given.pop("scale_to_zero_timeout"), "--scale-to-zero-timeout")
+    check_replicas(given.get("min_replica"), given.get("max_replica"))
     changes = EndpointChanges(scale_to_zero_timeout_min=timeout_min, **given)
     if changes.is_empty():
         raise click.UsageError("nothing to change: give at least one option (see --help)")
@@ -330,9 +332,9 @@ def update(app: AppContext, /, name: str, reason: str | None, wait: bool, timeou
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", type=ENDPOINT_NAME)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@REASON
+@REASON_OPTION
 @pass_app
 def delete(app: AppContext, name: str, yes: bool, reason: str | None) -> None:
     """Delete an endpoint for good (asks first unless --yes).
@@ -349,7 +351,7 @@ def delete(app: AppContext, name: str, yes: bool, reason: str | None) -> None:
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", type=ENDPOINT_NAME)
 @click.option("--timeout", type=DURATION, default="15m", show_default=True, help="Give up after this long.")
 @json_option
 @pass_app

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
+from click.exceptions import NoArgsIsHelpError
 
 from epmgr import __version__
 from epmgr.cli.context import AppContext
@@ -20,8 +21,35 @@ from epmgr.cli.simulate import simulate
 from epmgr.errors import EpmgrError
 
 
+def one_line(text: str, limit: int = 500) -> str:
+    """``text`` on one line, at most ``limit`` characters (a message may quote a value someone typed)."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else f"{flat[: limit - 3]}..."
+
+
+def usage_error(exc: click.UsageError) -> NoReturn:
+    """Click's usage error as one line (not click's usage block), exit 2."""
+    where = exc.ctx.command_path if exc.ctx else "epmgr"
+    click.echo(f"Error: {one_line(exc.format_message())} (see `{where} --help`)", err=True)
+    sys.exit(exc.exit_code)
+
+
 class EpmgrGroup(click.Group):
-    """A group that turns any EpmgrError into a clean one-line message and its exit code."""
+    """A group that turns any error into one line on stderr and its exit code (a traceback only with --debug).
+
+    EpmgrError keeps its exit code (2 for configuration); a click usage error exits 2; anything else is a bug
+    and exits 1, still on one line unless ``--debug``.
+    """
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            if isinstance(exc, NoArgsIsHelpError):
+                raise
+            usage_error(exc)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -29,8 +57,20 @@ class EpmgrGroup(click.Group):
         except EpmgrError as exc:
             if ctx.params.get("debug"):
                 raise
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {one_line(str(exc))}", err=True)
             sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            if isinstance(exc, NoArgsIsHelpError):
+                raise
+            usage_error(exc)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click prints these itself, on one line
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            message = one_line(f"{type(exc).__name__}: {exc}")
+            click.echo(f"Error: unexpected {message} (a bug in epmgr: `epmgr --debug ...` shows where)", err=True)
+            sys.exit(1)
         finally:
             if isinstance(ctx.obj, AppContext):
                 ctx.obj.close()

@@ -1,4 +1,8 @@
-"""Alembic migrations of the ledger, run from the package itself (no alembic.ini needed)."""
+"""Alembic migrations of the ledger, run from the package itself (no alembic.ini needed).
+
+Before any migration the database is checked: a database with tables but no epmgr revision is another
+application's and is refused untouched; a revision this epmgr does not know was written by a newer epmgr.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 
 import epmgr
+from epmgr.errors import ConfigError, SchemaTooNew
+
+# Tables every epmgr ledger has had since its first revision: with an unknown revision they mean a newer epmgr.
+_EPMGR_TABLES = {"endpoints", "requests", "state_changes", "actions", "leases"}
+
 
 # Any constant works; it only has to be the same in every epmgr process sharing one PostgreSQL ledger.
 _PG_LOCK_KEY = 0x6570_6D67
@@ -38,10 +47,47 @@ def head() -> str:
     return revision
 
 
-def current(engine: Engine) -> str | None:
-    """The revision the database is at (None when it was never migrated)."""
+def known() -> set[str]:
+    """Every revision this epmgr knows."""
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
+def stored(engine: Engine) -> tuple[str | None, set[str]]:
+    """The revision stamped in the database (None if none) and the names of its tables, as they are."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        revision = MigrationContext.configure(connection).get_current_revision()
+        tables = set(inspect(connection).get_table_names())
+    return revision, tables - {"alembic_version"}
+
+
+def current(engine: Engine) -> str | None:
+    """The revision the database is at (None when it is empty: never migrated).
+
+    Raises:
+        ConfigError: The database is not an epmgr ledger (tables without an epmgr revision).
+        SchemaTooNew: A newer epmgr migrated it; this one must not touch it.
+    """
+    revision, tables = stored(engine)
+    if revision is None and tables:
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise ConfigError(
+            f"{redact(engine)} is not an epmgr ledger: it has tables ({shown}) but no epmgr schema revision; "
+            "nothing was written to it (expected an epmgr ledger, or an empty database)"
+        )
+    if revision is not None and revision not in known():
+        if tables >= _EPMGR_TABLES:
+            raise SchemaTooNew(
+                f"the ledger at {redact(engine)} was written by a newer epmgr (revision {revision}; this epmgr knows "
+                f"up to {head()}); upgrade epmgr"
+            )
+        raise ConfigError(
+            f"{redact(engine)} is not an epmgr ledger: its schema revision {revision!r} is not one of epmgr's"
+        )
+    return revision
+
+
+def redact(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> str | None:
