@@ -10,6 +10,7 @@ Every error epmgr raises on purpose is an :class:`EpmgrError`; failures of the l
     │   ├── AuthError(PermissionError)   401/403: wrong or missing token; never retried
     │   ├── ConflictError                409: the name is taken
     │   ├── BadRequest(ValueError)       400: the server's own message is kept
+    │   ├── QuotaExceeded                a start or growth past the namespace's quota; never retried
     │   └── ApiUnavailable(ConnectionError)  429/5xx, network errors, timeouts (retried first)
     ├── WakeError                        the endpoint could not be made ready to serve
     │   ├── WakeTimeout(TimeoutError)    it did not become ready in time
@@ -102,6 +103,37 @@ class ConflictError(ApiError):
 
 class BadRequest(ApiError, ValueError):
     """The API rejected the request (400); the message is the server's own."""
+
+
+class QuotaExceeded(ApiError):
+    """HF refused to create, resume or grow an endpoint past the namespace's quota; retrying will not help.
+
+    Args:
+        server_message: The API's own message.
+        instance: The compute refused (``vendor/region/type-size``), when known.
+        limit: The quota of that instance type, in accelerators, when known.
+        used: Accelerators of that type already in use, when known.
+        needed: Accelerators the refused call asked for, when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str | None = None,
+        status_code: int | None = None,
+        server_message: str = "",
+        instance: str | None = None,
+        limit: int | None = None,
+        used: int | None = None,
+        needed: int | None = None,
+    ) -> None:
+        super().__init__(message, endpoint=endpoint, status_code=status_code)
+        self.server_message = server_message
+        self.instance = instance
+        self.limit = limit
+        self.used = used
+        self.needed = needed
 
 
 class ApiUnavailable(ApiError, ConnectionError):

@@ -10,6 +10,9 @@ What it adds to the library, each for a reason found in ``reference/hf-endpoints
   and jitter, honouring ``Retry-After``; each call, retries included, ends within ``call_timeout_s`` and within
   the caller's :mod:`epmgr.deadline` (the daemon's lease), so an API that never answers fails in bounded time;
 - listing follows ``nextCursor`` pages (the library reads one page only);
+- a quota refusal (any status whose message names a quota) is one :class:`~epmgr.errors.QuotaExceeded`, never
+  retried, naming the instance type and the quota (from the hardware route); see :mod:`epmgr.adapters.hf_quota`;
+- ``request_counts`` reads the endpoint metrics route: requests that reached the URL without epmgr too;
 - every failure becomes an :mod:`epmgr.errors` exception; library objects never leave this module.
 """
 
@@ -23,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -33,9 +37,17 @@ from huggingface_hub.utils._headers import build_hf_headers
 from huggingface_hub.utils._http import get_session, hf_raise_for_status, set_client_factory
 
 from epmgr import deadline as deadlines
+from epmgr.adapters import hf_metrics, hf_quota
 from epmgr.adapters.hf_payload import Seen, hardware_option, snapshot_from_payload, undecodable
 from epmgr.domain.backoff import Backoff, parse_retry_after
-from epmgr.domain.model import EndpointChanges, EndpointSnapshot, EndpointSpec, EndpointState, HardwareOption
+from epmgr.domain.model import (
+    EndpointChanges,
+    EndpointSnapshot,
+    EndpointSpec,
+    EndpointState,
+    HardwareOption,
+    Instance,
+)
 from epmgr.errors import (
     ApiError,
     ApiUnavailable,
@@ -45,6 +57,7 @@ from epmgr.errors import (
     ConflictError,
     EndpointNotFound,
     EpmgrError,
+    QuotaExceeded,
 )
 
 T = TypeVar("T")
@@ -122,6 +135,8 @@ def translate(exc: Exception, *, what: str, endpoint: str | None = None) -> ApiE
     if isinstance(exc, HfHubHTTPError) and exc.response is not None:
         status = exc.response.status_code
         message = (exc.server_message or "").strip() or exc.response.reason_phrase or str(status)
+        if hf_quota.is_quota_refusal(status, message):
+            return QuotaExceeded(f"{what}: {message}", endpoint=endpoint, status_code=status, server_message=message)
         if status == 404:
             return EndpointNotFound(f"{what}: {endpoint or 'it'} was not found ({message})", endpoint=endpoint)
         if status in (401, 403):
@@ -216,6 +231,8 @@ class HfEndpointsAPI:
                 response = exc.response
                 if response is None or response.status_code not in RETRY_STATUSES or attempt == self._backoff.attempts:
                     raise translate(exc, what=what, endpoint=endpoint) from exc
+                if isinstance(refused := translate(exc, what=what, endpoint=endpoint), QuotaExceeded):
+                    raise refused from exc  # a quota refusal, even as a 429: waiting frees no GPU
                 delay = self._backoff.delay(attempt, self._draw(), _retry_after(response))
                 failure: Exception = exc
             except httpx.TransportError as exc:
@@ -321,7 +338,11 @@ class HfEndpointsAPI:
                     return self._api.get_inference_endpoint(spec.name, namespace=ns, token=self._token)
                 raise
 
-        return self._snapshot(self._call(f"create {ns}/{spec.name}", operation, endpoint=self._ref(spec.name)))
+        try:
+            created = self._call(f"create {ns}/{spec.name}", operation, endpoint=self._ref(spec.name))
+        except QuotaExceeded as refusal:
+            raise self._explain_quota(refusal, lambda: (spec.instance, spec.max_replica)) from refusal
+        return self._snapshot(created)
 
     def update(self, name: str, changes: EndpointChanges) -> EndpointSnapshot:
         ns = self.namespace
@@ -338,11 +359,14 @@ class HfEndpointsAPI:
             "framework": changes.framework,
         }
         given: dict[str, Any] = {key: value for key, value in fields.items() if value is not None}
-        updated = self._call(
-            f"update {ns}/{name}",
-            lambda: self._api.update_inference_endpoint(name, namespace=ns, token=self._token, **given),
-            endpoint=self._ref(name),
-        )
+        try:
+            updated = self._call(
+                f"update {ns}/{name}",
+                lambda: self._api.update_inference_endpoint(name, namespace=ns, token=self._token, **given),
+                endpoint=self._ref(name),
+            )
+        except QuotaExceeded as refusal:
+            raise self._explain_quota(refusal, lambda: hf_quota.requested(self.get(name), changes)) from refusal
         return self._snapshot(updated)
 
     def delete(self, name: str) -> None:
@@ -373,11 +397,16 @@ class HfEndpointsAPI:
     def resume(self, name: str, *, running_ok: bool = True) -> EndpointSnapshot:
         """Resume a paused endpoint; with ``running_ok`` an endpoint already running is not an error."""
         ns = self.namespace
-        resumed = self._call(
-            f"resume {ns}/{name}",
-            lambda: self._api.resume_inference_endpoint(name, namespace=ns, token=self._token, running_ok=running_ok),
-            endpoint=self._ref(name),
-        )
+        try:
+            resumed = self._call(
+                f"resume {ns}/{name}",
+                lambda: self._api.resume_inference_endpoint(
+                    name, namespace=ns, token=self._token, running_ok=running_ok
+                ),
+                endpoint=self._ref(name),
+            )
+        except QuotaExceeded as refusal:
+            raise self._explain_quota(refusal, lambda: hf_quota.requested(self.get(name))) from refusal
         return self._snapshot(resumed)
 
     def scale_to_zero(self, name: str) -> EndpointSnapshot:
@@ -396,6 +425,36 @@ class HfEndpointsAPI:
             "list hardware", lambda: self._api.list_inference_endpoints_hardware(namespace=ns, token=self._token)
         )
         return [hardware_option(hw) for hw in found]
+
+    def request_counts(self, name: str, *, start: int, end: int, step_s: int = 60) -> list[tuple[datetime, int]]:
+        """Requests the endpoint's URL received per step, whoever sent them (the management API's metrics route).
+
+        ``start`` and ``end`` are epoch seconds. The route's answer is assumed (docs/emulator.md); a real account
+        without it answers an error, which callers should read as "no second signal".
+        """
+        ns = self.namespace
+        url = f"{self._management_url}/endpoint/{ns}/{name}/metrics/request-count"
+        body = {"from": start, "to": end, "step": f"{step_s}s"}
+
+        def operation() -> Any:
+            response = get_session().post(url, json=body, headers=build_hf_headers(token=self._token))
+            hf_raise_for_status(response)
+            return response.json()
+
+        answer = self._call(f"read the requests of {ns}/{name}", operation, endpoint=self._ref(name))
+        return hf_metrics.request_counts(answer)
+
+    def _explain_quota(self, refusal: QuotaExceeded, requested: Callable[[], tuple[Instance, int]]) -> QuotaExceeded:
+        """The refusal with the quota's numbers from the hardware route; as it was if they cannot be had."""
+        ns = self.namespace
+        try:
+            instance, replicas = requested()
+            hardware = self._call(
+                "list hardware", lambda: self._api.list_inference_endpoints_hardware(namespace=ns, token=self._token)
+            )
+        except EpmgrError:
+            return refusal
+        return hf_quota.explain(refusal, instance, replicas, hardware)
 
     def is_healthy(self, snapshot: EndpointSnapshot) -> bool:
         """True when the endpoint is running and its health route answers 200 (one request, no retry)."""
