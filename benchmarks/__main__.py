@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks import client_recording, cost_savings_traces, cost_spend, keepalive_traces, ledger_writes, policy_eval
+from benchmarks import client_recording, cost_savings_traces, cost_spend, ledger_writes, policy_eval
 
 
 def main() -> None:
@@ -26,7 +26,6 @@ def main() -> None:
             f"cost savings on {traces['functions']:.0f} Azure http functions (8 h, L4 price): always on "
             f"${traces['always_on']:,.2f}, HF scale to zero 15m ${traces['s2z_15m']:,.2f}, 1h ${traces['s2z_1h']:,.2f}"
         )
-    keepalive_traces.main()
     print("policy evaluation (epmgr simulate; ratio to the oracle / cold starts):")
     policy_eval.main()
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from epmgr.cli.main import EpmgrGroup
 from epmgr.config import DaemonSettings, Settings, load_settings
 from epmgr.config_toml import locate
-from epmgr.domain.policy import Budget, EndpointPolicy, IdlePolicy, OnEnd, OnExceed, OnStart
+from epmgr.domain.policy import Budget, EndpointPolicy, IdlePolicy, KeepAlive, OnEnd, OnExceed, OnStart
 from epmgr.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "epmgr.toml"
@@ -85,7 +85,7 @@ def test_the_issue_example_loads_into_typed_objects(tmp_path: Path) -> None:
     assert phi3.schedule.holidays == frozenset({date(2026, 12, 25)})
     assert phi3.schedule.prewarm is None  # "auto": the measured cold start
     assert phi3.budget == Budget(daily_usd=Decimal("20"), monthly_usd=Decimal("400"), on_exceed=OnExceed.PAUSE)
-    assert (phi3.managed, phi3.protect, phi3.keep_alive, phi3.price_per_hour) == (True, False, False, None)
+    assert (phi3.managed, phi3.protect, phi3.keep_alive, phi3.price_per_hour) == (True, False, KeepAlive.OFF, None)
     assert settings.policy_for("my-org", "phi3-mini") is phi3
     assert settings.policy_for("other-org", "phi3-mini") is None
     assert settings.policy_for("my-org", "unlisted") is None
@@ -105,7 +105,7 @@ def test_the_shipped_example_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     assert batch.schedule is not None and batch.schedule.tz == "America/New_York"
     assert (batch.schedule.cron_start, batch.schedule.active, batch.schedule.enforce) == ("0 6 * * mon-fri", (), True)
     assert batch.budget == Budget(monthly_usd=Decimal("250.50"), on_exceed=OnExceed.CAP_REPLICAS, cap_replicas=1)
-    assert (prod.acts, prod.keep_alive, experiment.managed) == (False, True, False)
+    assert (prod.acts, prod.keep_alive, experiment.managed) == (False, KeepAlive.ADAPTIVE, False)  # true: adaptive
     (shared,) = settings.namespaces
     assert shared.namespace == "my-org" and shared.budget.daily_usd == Decimal("100")
 
@@ -244,7 +244,7 @@ BAD_FILES = [
     ("unknown-top-level-key", '[deamon]\ninterval = "30s"\n', 1, "deamon",
      ["unknown key 'deamon'", "did you mean 'daemon'?", "valid keys: daemon, defaults, endpoints, hf, ledger"]),
     ("unknown-nested-key", '[[endpoints]]\nname = "a"\nschedul = { tz = "UTC" }\n', 3, "endpoints[0].schedul",
-     ["unknown key 'schedul'", "did you mean 'schedule'?", "valid keys: budget, keep_alive, managed"]),
+     ["unknown key 'schedul'", "did you mean 'schedule'?", "valid keys: adaptive, budget, keep_alive, managed"]),
     ("unknown-key-in-inline-table", '[[endpoints]]\nname = "a"\nbudget = { daily = 5 }\n', 3,
      "endpoints[0].budget.daily", ["unknown key 'daily'", "did you mean 'daily_usd'?"]),
     ("bad-duration", '[defaults]\nmin_uptime = "5m"\nscale_to_zero_after = "15 minutes"\n', 3,

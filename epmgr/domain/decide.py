@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from epmgr.domain.adaptive import GapHistory, adaptive_decision, next_prewarm
+from epmgr.domain.adaptive import REFERENCE, GapHistory, adaptive_decision, next_prewarm
 from epmgr.domain.keepalive import DEFAULT_COLD_START
 from epmgr.domain.model import ActionKind, Activity, EndpointState, Hold
 from epmgr.domain.policies import (
@@ -129,6 +129,7 @@ def _decide(policy: EndpointPolicy, s: Situation, now: datetime) -> Decision:
             policy.adaptive, s.gaps, s.state, idle_since(s.activity, s.awake_since), now, lead=s.cold_start,
             price_per_hour=s.price_per_hour if s.price_per_hour is not None else policy.price_per_hour,
             handled_at=handled, awake_since=s.awake_since, min_uptime=policy.idle.min_uptime,
+            reference=policy.idle.scale_to_zero_after or REFERENCE,
         )  # fmt: skip
         if warm is not None and warm.action == ActionKind.RESUME and blocked_by:
             return replace(warm, reason=f"{warm.reason}; not resumed: {blocked_by}", code="held", skipped=True)

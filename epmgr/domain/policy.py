@@ -92,8 +92,8 @@ class AdaptiveKnobs:
     """The adaptive keep-alive's knobs.
 
     Attributes:
-        cold_start_usd: What one cold start a user waits for is worth, in US dollars (None: the price of
-            :data:`COLD_START_MINUTES` replica-minutes, which needs no price to be known).
+        cold_start_usd: What one cold start a user waits for is worth, in US dollars (None: calibrated, so that the
+            learned gaps predict no more cold starts than ``scale_to_zero_after`` would have had).
         max_cold_starts_per_day: Keep warm longer when the learned gaps predict more cold starts than this a day.
         max_keep: Never keep a replica warm longer than this after its last request.
     """
@@ -101,10 +101,6 @@ class AdaptiveKnobs:
     cold_start_usd: Decimal | None = None
     max_cold_starts_per_day: float | None = None
     max_keep: timedelta = timedelta(hours=2)
-
-
-COLD_START_MINUTES = 10
-"""The default price of a cold start, in replica-minutes of the endpoint itself."""
 
 
 @dataclass(frozen=True)
