@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -204,6 +204,7 @@ class _Seen:
     changes: list[StateChange]
     today: Decimal
     month: Decimal
+    price: Decimal | None = None  # per replica-hour, for the adaptive keep-alive
 
 
 class Reconciler:
@@ -306,7 +307,7 @@ class Reconciler:
 
             today = spend_between(changes, day_start(now), now, price_of=price_of).usd
             month = spend_between(changes, month_start(now), now, price_of=price_of).usd
-            seen.append(_Seen(snapshot, policy, changes, today, month))
+            seen.append(_Seen(snapshot, policy, changes, today, month, price_of(snapshot.instance)))
         return seen
 
     def _namespace_checks(self, seen: Sequence[_Seen], now: datetime) -> list[BudgetCheck]:
@@ -339,6 +340,8 @@ class Reconciler:
         if phase is not None and phase.next_change is not None:
             report.next_edge = min(filter(None, (report.next_edge, phase.next_change)))
         situation = self._situation(snapshot, policy, item.changes, phase, checks, now) if policy.acts else None
+        if situation is not None and policy.keep_alive == KeepAlive.ADAPTIVE:
+            situation = replace(situation, price_per_hour=item.price)
         if situation is None:
             decision = decide(policy, Situation(snapshot.state), now)
         else:
