@@ -7,6 +7,7 @@ import http.client
 import json
 import threading
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,10 +21,16 @@ from tests.client.world import World
 BODY = json.dumps({"inputs": "hi"}).encode()
 
 
-def send(proxy: ProxyServer, method: str, path: str, body: bytes | None = None, **headers: str) -> tuple[int, dict]:
-    """One raw request: the path goes out byte for byte (no client-side '..' normalisation)."""
+def connect(proxy: ProxyServer) -> http.client.HTTPConnection:
     where = urlsplit(proxy.url)
-    conn = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
+    return http.client.HTTPConnection(where.hostname or "127.0.0.1", where.port, timeout=30)
+
+
+def send(
+    proxy: ProxyServer, method: str, path: str, body: bytes | None = None, **headers: str
+) -> tuple[int, dict[str, Any]]:
+    """One raw request: the path goes out byte for byte (no client-side '..' normalisation)."""
+    conn = connect(proxy)
     try:
         conn.request(method, path, body=body, headers={"content-type": "application/json", **headers})
         response = conn.getresponse()
@@ -103,8 +110,7 @@ def test_a_body_over_the_limit_gets_413_and_wakes_nothing(world: World, proxy: P
     status, body = send(proxy, "POST", "/px/generate", big)
     assert status == 413 and "over the proxy's limit of 4096 bytes" in body["error"]
 
-    where = urlsplit(proxy.url)  # chunked, no Content-Length: refused while streaming
-    conn = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
+    conn = connect(proxy)  # chunked, no Content-Length: refused while streaming
     conn.request("POST", "/px/generate", body=iter([b"x" * 1024] * 64), encode_chunked=True)
     streamed = conn.getresponse()
     assert streamed.status == 413
