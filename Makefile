@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 LINT_PATHS := epmgr tests migrations benchmarks scripts
 
-.PHONY: venv demo test lint typecheck unit bench clean
+.PHONY: venv demo test lint typecheck unit bench soak clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: lint typecheck unit
 
 bench: venv
 	$(BIN)/python -m benchmarks
+
+# The long reliability runs (about 6 minutes on 2 cores, loopback only); figures in docs/reliability.md.
+soak: venv
+	$(BIN)/python -m benchmarks.soak
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .demo

@@ -95,8 +95,11 @@ def reconcile_unfinished(ledger: Ledger, clock: Clock, api_for: Callable[[str | 
     done = 0
     for action in ledger.unfinished_actions():
         assert action.id is not None
+        changed = False
         try:
-            state = api_for(action.ref.namespace).get(action.ref.name).state
+            snapshot = api_for(action.ref.namespace).get(action.ref.name)
+            state = snapshot.state
+            changed = snapshot.updated_at is not None and snapshot.updated_at >= action.requested_at
         except EndpointNotFound:
             state = None
         except EpmgrError as exc:
@@ -105,7 +108,9 @@ def reconcile_unfinished(ledger: Ledger, clock: Clock, api_for: Callable[[str | 
             continue
         effect = None if state is None else took_effect(action.action, state)
         seen = "the endpoint is gone" if state is None else f"the endpoint is {state.value}"
-        if effect is None:
+        if effect is False and changed:  # not in effect now, but something changed it since: ours, then another's?
+            outcome, error = Outcome.UNKNOWN, f"interrupted by a crash; {seen} but changed since the action began"
+        elif effect is None:
             outcome, error = Outcome.UNKNOWN, f"interrupted by a crash; {seen}, which cannot tell"
         elif effect:
             outcome, error = Outcome.OK, None
