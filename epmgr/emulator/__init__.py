@@ -1,7 +1,9 @@
 """A fake Hugging Face: the Inference Endpoints management API and the endpoints themselves, over real HTTP.
 
 It models Hugging Face, not epmgr: lazy state transitions on a Clock, per-minute billing, scale to zero and
-cold starts, TGI and OpenAI-chat inference, fault injection. See docs/emulator.md.
+cold starts, quotas, redacted secrets, TGI and OpenAI inference, the endpoint metrics route, fault injection, and
+switches (:class:`Behaviour`) for what HF does not document, each defaulting to the most hostile plausible
+behaviour. See docs/emulator.md.
 
 Example:
     >>> from epmgr.emulator import DEMO_TOKEN, EmulatorServer, EmulatorTimings
@@ -11,12 +13,15 @@ Example:
 
 from epmgr.emulator.app import Emulator, RequestCounter, create_app
 from epmgr.emulator.auth import DEMO_TOKEN, DEMO_USER, Identity
+from epmgr.emulator.behaviour import Behaviour
 from epmgr.emulator.faults import FaultConfig, FaultInjector
 from epmgr.emulator.lifecycle import EmulatorTimings, State
+from epmgr.emulator.quota import Quotas
 from epmgr.emulator.server import EmulatorServer, serve
 from epmgr.emulator.state import EmulatorState, Endpoint
 
 __all__ = [
+    "Behaviour",
     "DEMO_TOKEN",
     "DEMO_USER",
     "Emulator",
@@ -27,6 +32,7 @@ __all__ = [
     "FaultConfig",
     "FaultInjector",
     "Identity",
+    "Quotas",
     "RequestCounter",
     "State",
     "create_app",

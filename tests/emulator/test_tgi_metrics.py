@@ -1,6 +1,7 @@
 """TGI's extra routes, TGI's 422 for zero tokens, health checks on a sleeping endpoint, and the metrics route.
 
-Through huggingface_hub's InferenceClient (and httpx where it has no method), on the FakeClock emulator.
+Through huggingface_hub's InferenceClient and the openai SDK (httpx where neither has a method), on the FakeClock
+emulator.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import httpx
 import pytest
 from huggingface_hub import HfApi, InferenceClient, InferenceEndpoint
 from huggingface_hub.errors import ValidationError
+from openai import OpenAI
 
 from epmgr.clock import FakeClock
-from epmgr.emulator import EmulatorServer
+from epmgr.emulator import DEMO_TOKEN, EmulatorServer
 from tests.emulator.helpers import AUTH, SLOW
 from tests.emulator.test_hf_client import create
 
@@ -142,3 +144,13 @@ def test_metrics_of_an_unknown_metric_or_endpoint(fake_hf_api: HfApi, fake_serve
     unknown = httpx.post(f"{fake_server.url}/v2/endpoint/demo/ep/metrics/latency", json={}, headers=AUTH)
     assert unknown.status_code == 400 and "request-count" in unknown.json()["error"]
     assert request_count(fake_server, {"from": 0, "to": 60}, name="nope").status_code == 404
+
+
+def test_the_openai_sdk_lists_models_and_completes(fake_hf_api: HfApi, clock: FakeClock) -> None:
+    endpoint, _ = running(fake_hf_api, clock)
+    client = OpenAI(base_url=f"{endpoint.url}/v1", api_key=DEMO_TOKEN, max_retries=0)
+    assert [model.id for model in client.models.list()] == ["gpt2"]
+    completion = client.completions.create(model="tgi", prompt="one two three", max_tokens=2)
+    assert completion.choices[0].text == "echo: one" and completion.usage is not None
+    streamed = client.completions.create(model="tgi", prompt="one two", stream=True)
+    assert "".join(chunk.choices[0].text for chunk in streamed) == "echo: one two"
