@@ -312,6 +312,18 @@ BAD_FILES = [
     ("bad-api-url", '[hf]\napi_url = "127.0.0.1:8765"\n', 2, "hf.api_url", ["expected an http(s) base URL"]),
     ("bad-db-url", '[ledger]\nurl = "mysql://u:SECRET@h/db"\n', 2, "ledger.url",
      ["expected a file path, 'sqlite:///PATH' or 'postgresql://", "got a 'mysql' URL"]),
+    # issue 9, list 7: each of these was an OverflowError or a ValueError traceback
+    ("huge-pause-after", '[defaults]\npause_after = "99999999999d"\n', 2, "defaults.pause_after",
+     ['of at most 365d, got \'99999999999d\'']),
+    ("huge-interval", '[daemon]\ninterval = "999999999d"\n', 2, "daemon.interval", ["of at most 1d"]),
+    ("huge-lease", '[daemon]\nlease_ttl = "100000000000000000000000000000d"\n', 2, "daemon.lease_ttl",
+     ["of at most 7d"]),
+    ("huge-endpoint-stage", '[[endpoints]]\nname = "a"\nscale_to_zero_after = "9999999h"\n', 3,
+     "endpoints[0].scale_to_zero_after", ["of at most 365d"]),
+    ("db-port-not-a-number", '[ledger]\nurl = "postgresql://u:SECRET@h:notaport/db"\n', 2, "ledger.url",
+     ["cannot parse the database URL postgresql://u:***@h:notaport/db", "notaport"]),
+    ("db-in-memory", '[ledger]\nurl = "sqlite:///:memory:"\n', 2, "ledger.url",
+     ["in-memory SQLite database, lost when epmgr exits"]),
 ]  # fmt: skip
 
 
@@ -341,8 +353,14 @@ def test_bad_files_name_file_line_key_and_what_is_expected(
         ({"EPMGR_DB_URL": "oracle://u:SECRET@h"}, {}, "environment", "EPMGR_DB_URL", "got a 'oracle' URL"),
         ({}, {"namespace": "a/b"}, "command line", "--namespace", "got 'a/b'"),
         ({}, {"db_url": "mssql://h"}, "command line", "--db", "expected a file path"),
+        ({"EPMGR_DB_URL": "postgresql://u:SECRET@h:99999/db"}, {}, "environment", "EPMGR_DB_URL", "out of range"),
+        ({"EPMGR_DB_URL": "postgresql://u:SEC@RET@[::1/db"}, {}, "environment", "EPMGR_DB_URL", "u:***@[::1/db"),
+        ({}, {"db_url": "sqlite://"}, "command line", "--db", "sqlite:// is an in-memory SQLite database"),
     ],
-    ids=["api-url-scheme", "api-url-query", "namespace", "db-url", "namespace-flag", "db-flag"],
+    ids=[
+        "api-url-scheme", "api-url-query", "namespace", "db-url", "namespace-flag", "db-flag", "db-port",
+        "db-malformed-password-masked", "db-in-memory",
+    ],  # fmt: skip
 )
 def test_bad_environment_and_flags_name_the_variable(
     tmp_path: Path, env: dict[str, str], options: dict[str, str], source: str, key: str, part: str
