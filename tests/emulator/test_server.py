@@ -13,7 +13,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from epmgr.emulator import DEMO_TOKEN, EmulatorServer, EmulatorTimings, FaultConfig
+from epmgr.emulator import DEMO_TOKEN, Behaviour, EmulatorServer, EmulatorTimings, FaultConfig
 from epmgr.emulator import cli as emulator_cli
 from epmgr.emulator.server import bind_host
 
@@ -118,6 +118,31 @@ def test_serve_defaults_are_short_and_use_the_demo_token(monkeypatch: pytest.Mon
     assert DEMO_TOKEN not in result.output and "demo token" in result.output
 
 
+def test_serve_maps_quotas_and_switches(monkeypatch: pytest.MonkeyPatch) -> None:
+    result, seen = run_serve(
+        monkeypatch,
+        *("--gpu-quota", "2", "--quota", "aws/us-east-1/nvidia-t4=0", "--quota", "gcp/us-east4/nvidia-l4=8"),
+        *("--quota-status", "403", "--list-page-size", "0", "--while-updating", "serve", "--deleted-url", "404"),
+        *("--redacted-update", "keep", "--org-no-billing", "broke"),
+    )
+    assert result.exit_code == 0, result.output
+    assert seen["quotas"].to_json() == {
+        "gpu": 2,
+        "cpu": 64,
+        "limits": {"aws/us-east-1/nvidia-t4": 0, "gcp/us-east4/nvidia-l4": 8},
+    }
+    assert seen["behaviour"] == Behaviour(
+        list_page_size=None, quota_status=403, while_updating="serve", deleted_url="404", redacted_update="keep"
+    )
+    assert seen["unbilled_orgs"] == ("broke",)
+
+
+def test_serve_defaults_to_the_hostile_switches(monkeypatch: pytest.MonkeyPatch) -> None:
+    result, seen = run_serve(monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert seen["behaviour"] == Behaviour() and seen["quotas"].to_json() == {"gpu": 4, "cpu": 64, "limits": {}}
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -125,8 +150,11 @@ def test_serve_defaults_are_short_and_use_the_demo_token(monkeypatch: pytest.Mon
         (["--cold-start", "soon"], "expected a duration"),
         (["--faults", "429,teapot"], "comma-separated subset"),
         (["--fault-rate", "2"], "0<=x<=1"),
+        (["--quota", "aws/us-east-1/nvidia-t4"], "VENDOR/REGION/INSTANCE_TYPE=N"),
+        (["--quota", "aws/mars-1/nvidia-t4=1"], "no instance type 'nvidia-t4' in aws/mars-1"),
+        (["--quota-status", "418"], "'418' is not one of"),
     ],
-    ids=["remote-host", "duration", "fault-kind", "fault-rate"],
+    ids=["remote-host", "duration", "fault-kind", "fault-rate", "quota-shape", "quota-unknown", "quota-status"],
 )
 def test_serve_rejects_bad_options(monkeypatch: pytest.MonkeyPatch, args: list[str], message: str) -> None:
     result, seen = run_serve(monkeypatch, *args)
