@@ -50,6 +50,7 @@ from epmgr.domain.policy import (
 from epmgr.domain.schedule import EXPECTED_WINDOW, parse_window
 from epmgr.errors import ConfigError
 from epmgr.names import EXPECTED_NAME, EXPECTED_NAMESPACE, check_name, check_namespace
+from epmgr.notify.config import NotifyTarget, parse_targets
 
 DEFAULT_FILE = "epmgr.toml"
 DEFAULT_INTERVAL = timedelta(seconds=30)
@@ -66,7 +67,7 @@ _IDLE = ("scale_to_zero_after", "pause_after", "min_uptime")
 _FLAGS = ("managed", "protect")
 _KEEP = ("keep_alive", "adaptive")
 _KEYS: dict[str, set[str]] = {
-    "": {"daemon", "defaults", "endpoints", "namespaces", "hf", "ledger"},
+    "": {"daemon", "defaults", "endpoints", "namespaces", "hf", "ledger", "notify"},
     "daemon": {"interval", "lease_ttl", "listen", "log_format"},
     "defaults": {*_IDLE, "managed_tag"},
     "endpoint": {"name", "namespace", *_IDLE, *_FLAGS, *_KEEP, "schedule", "budget", "price_per_hour"},
@@ -119,6 +120,7 @@ class Settings:
     endpoints: tuple[EndpointPolicy, ...] = ()
     namespaces: tuple[NamespaceBudget, ...] = ()
     managed_tag: str | None = None
+    notify: tuple[NotifyTarget, ...] = ()  # [[notify]] targets; their secrets stay in the environment
 
     def __repr__(self) -> str:  # the token is left out, and a database password masked
         shown = {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
@@ -194,7 +196,13 @@ def load_settings(
         endpoints=_endpoints(doc, data.get("endpoints", []), defaults, global_ns),
         namespaces=_namespaces(doc, data.get("namespaces", [])),
         managed_tag=None if tag is None else doc.string(("defaults", "managed_tag"), tag, "an HF tag such as 'epmgr'"),
+        notify=_notify(doc, data.get("notify", [])),
     )
+
+
+def _notify(doc: Doc, value: object) -> tuple[NotifyTarget, ...]:
+    """The ``[[notify]]`` targets (epmgr.notify.config checks them)."""
+    return parse_targets(doc, value)
 
 
 def _find_file(config_path: str | os.PathLike[str] | None, env: Mapping[str, str]) -> tuple[Path, str] | None:

@@ -34,6 +34,7 @@ from epmgr.domain.health import TickRecord, assess
 from epmgr.domain.model import Lease
 from epmgr.errors import EpmgrError
 from epmgr.ledger import Ledger
+from epmgr.notify.deliver import Notifier
 from epmgr.service import ApiFor, Reconciler, TickReport
 from epmgr.serving import is_loopback
 
@@ -148,6 +149,7 @@ class Daemon:
         self.holder = holder or default_holder()
         self.reconciler = Reconciler(settings, ledger, clock, api_for, dry_run=dry_run)
         self.metrics = Metrics()
+        self.notifier = Notifier(settings.notify, ledger, clock, background=True)  # [[notify]]: from the outbox
         self.stopping = threading.Event()
         self.leader = False
         self.lease: Lease | None = None
@@ -201,6 +203,7 @@ class Daemon:
             else:
                 self.lease = self.reconciler.lease or lease
             self.metrics.observe(report)
+            self.notifier.on_tick(report)  # enqueues only; delivery runs in its own thread and never blocks a tick
             self.last_report = report
             self._done("leader", tick_error(report))
             duration = ((report.finished_at or report.started_at) - report.started_at).total_seconds()

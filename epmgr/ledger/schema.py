@@ -164,4 +164,25 @@ class HoldRow(Base):
     __table_args__ = (Index("ix_holds_endpoint_released", "endpoint_id", "released_at"),)
 
 
+class NotificationRow(Base):
+    """A notification waiting in the outbox, delivered, or given up on (epmgr.ledger.outbox)."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    target: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(32))
+    endpoint: Mapped[str | None] = mapped_column(String(160))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_notifications_status_next_attempt_at", "status", "next_attempt_at"),)
+
+
 metadata = Base.metadata

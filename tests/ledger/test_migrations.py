@@ -17,7 +17,17 @@ from epmgr.ledger import make_engine, migrate
 from epmgr.ledger.schema import metadata
 
 ROOT = Path(__file__).resolve().parents[2]
-TABLES = {"endpoints", "requests", "state_changes", "actions", "leases", "prices", "holds", "alembic_version"}
+TABLES = {
+    "endpoints",
+    "requests",
+    "state_changes",
+    "actions",
+    "leases",
+    "prices",
+    "holds",
+    "notifications",
+    "alembic_version",
+}
 
 
 def test_upgrade_from_an_empty_database_reaches_head(ledger_url: str) -> None:

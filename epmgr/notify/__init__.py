@@ -1,0 +1,1 @@
+"""Notifications: ``[[notify]]`` targets, events from the daemon's ticks, and delivery from the ledger's outbox."""
