@@ -14,10 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import click
 import httpx
 import pytest
 import respx
+from click.testing import CliRunner
 
+from epmgr.cli.main import EpmgrGroup
 from epmgr.emulator import DEMO_TOKEN
 from epmgr.ledger import open_ledger
 from tests.cli.conftest import Cli
@@ -180,3 +183,36 @@ def test_a_real_process_gives_one_line_and_a_traceback_only_with_debug(tmp_path:
     debug = subprocess.run([*command[:3], "--debug", *command[3:]], env=env, capture_output=True, text=True, timeout=60)
     assert debug.returncode == 1 and "Traceback" in debug.stderr and "ConfigError" in debug.stderr
     assert DEMO_TOKEN not in plain.stderr + debug.stderr
+
+
+def test_a_name_that_climbs_out_never_reaches_the_endpoint_it_points_at(epmgr: Cli) -> None:
+    create = [*CREATE]
+    create[1] = "ep2"
+    assert epmgr(*create, "--wait", "--timeout", "30s").exit_code == 0
+    epmgr.server.requests.clear()
+    for args in (("pause", "x/../ep2"), ("delete", "-y", "x/../ep2"), ("pause", "../demo/ep2")):
+        assert epmgr(*args).exit_code == 2
+    assert epmgr.server.requests.counts() == {}
+    shown = epmgr("show", "ep2", "--json")
+    assert '"state": "running"' in shown.stdout
+    ledger = epmgr.ledger()
+    assert [e.ref.name for e in ledger.endpoints()] == ["ep2"]  # no row under a made-up name
+    assert {a.ref.name for a in ledger.actions()} == {"ep2"} and len(ledger.actions()) == 1  # only the create
+    ledger.close()
+
+
+def test_an_unexpected_exception_is_one_line_and_a_traceback_only_with_debug() -> None:
+    @click.group(cls=EpmgrGroup)
+    @click.option("--debug", is_flag=True)
+    def group(debug: bool) -> None:
+        """A fresh group whose one command has a bug."""
+
+    @group.command()
+    def buggy() -> None:
+        raise KeyError("a\nmulti-line bug")
+
+    plain = CliRunner().invoke(group, ["buggy"])
+    assert plain.exit_code == 1 and plain.stderr.count("\n") == 1
+    assert plain.stderr.startswith("Error: unexpected KeyError: 'a\\nmulti-line bug' (a bug in epmgr")
+    debug = CliRunner().invoke(group, ["--debug", "buggy"])
+    assert debug.exit_code == 1 and isinstance(debug.exception, KeyError)
