@@ -8,9 +8,10 @@ import pytest
 
 from epmgr.clock import FakeClock, SystemClock
 from epmgr.domain.model import ActionKind, EndpointRef, EndpointState, Outcome
-from epmgr.domain.notify import EventKind, Retry, Status
+from epmgr.domain.notify import EventKind, Notification, Retry, Status
 from epmgr.domain.policies import Decision
-from epmgr.ledger import Ledger
+from epmgr.ledger import Ledger, open_ledger
+from epmgr.ledger.outbox import Outbox
 from epmgr.notify.config import NotifyTarget
 from epmgr.notify.deliver import Notifier
 from epmgr.service import EndpointReport, TickReport
@@ -129,3 +130,19 @@ def test_slack_gets_a_text_message(ledger: Ledger, clock: FakeClock, receiver: R
     notifier.on_tick(tick())
     assert notifier.deliver_due() == 2
     assert receiver.received[0][1] == {"text": "*acme/prod-llm: pause by the idle policy*\nno requests for 6h"}
+
+
+def test_the_outbox_claims_each_notification_once_on_each_engine(ledger_url: str) -> None:
+    store = open_ledger(ledger_url)
+    try:
+        outbox, other = Outbox(store.engine), Outbox(store.engine)  # two daemons on one ledger
+        note = Notification("ops", EventKind.ACTION, "s", "{}", T0, endpoint=str(PROD), next_attempt_at=T0)
+        first, second = outbox.enqueue([note, note])
+        assert [n.id for n in outbox.claim(T0)] == [first, second]
+        assert other.claim(T0 + timedelta(seconds=30)) == []  # claimed: the other daemon does not send them too
+        outbox.delivered(first, T0)
+        outbox.failed(second, "down", T0 + timedelta(minutes=1))
+        assert [n.id for n in other.claim(T0 + timedelta(minutes=5))] == [second]  # due again, or its claim expired
+        assert outbox.counts() == {Status.PENDING: 1, Status.DELIVERED: 1, Status.DEAD: 0}
+    finally:
+        store.close()
