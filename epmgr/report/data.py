@@ -68,6 +68,7 @@ def endpoint_dict(e: EndpointCost) -> dict[str, Any]:
         "today": forecast_dict(e.today),
         "month": forecast_dict(e.month),
         "requests": e.requests,
+        "cold_waits": e.cold_waits,
         "cold_start_seconds": int(e.cold_start.total_seconds()),
         "cold_start_observed": e.cold_start_observed,
         "baselines": [
@@ -77,6 +78,7 @@ def endpoint_dict(e: EndpointCost) -> dict[str, Any]:
                 "usd": usd(s.baseline.spend.usd),
                 "replica_minutes": s.baseline.spend.replica_minutes,
                 "wake_ups": s.baseline.wake_ups,
+                "cold_waits": s.cold_waits,
                 "saved_usd": usd(s.saved_usd),
             }
             for s in e.savings
@@ -97,6 +99,7 @@ def endpoint_dict(e: EndpointCost) -> dict[str, Any]:
 
 def report_dict(report: CostReport) -> dict[str, Any]:
     """The ``--json`` document (schema ``epmgr.cost/1``, documented in docs/cost-json.md)."""
+    waits = report.baseline_cold_waits()
     return {
         "schema": SCHEMA,
         "currency": "USD",
@@ -106,8 +109,11 @@ def report_dict(report: CostReport) -> dict[str, Any]:
             **spend_dict(report.total),
             "today_forecast_usd": usd(sum((e.today.projected_usd for e in report.endpoints), Decimal(0))),
             "month_forecast_usd": usd(sum((e.month.projected_usd for e in report.endpoints), Decimal(0))),
+            "requests": report.requests,
+            "cold_waits": report.cold_waits,
             "savings": [
-                {"baseline": name, "usd": usd(cost), "saved_usd": usd(saved)} for name, cost, saved in report.savings()
+                {"baseline": name, "usd": usd(cost), "saved_usd": usd(saved), "cold_waits": waits.get(name, 0)}
+                for name, cost, saved in report.savings()
             ],
         },
         "days": [{"date": day.isoformat(), **spend_dict(spend)} for day, spend in report.days()],
