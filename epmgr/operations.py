@@ -19,7 +19,7 @@ from epmgr.domain.model import (
     StateChange,
 )
 from epmgr.domain.wake import WakeStep, next_sleep, next_wake_step, poll_delay
-from epmgr.errors import EndpointFailed, EpmgrError, WakeTimeout
+from epmgr.errors import ApiUnavailable, EndpointFailed, EpmgrError, WakeTimeout
 from epmgr.ledger import Ledger
 from epmgr.observe import observe_snapshot
 from epmgr.ports import EndpointsAPI
@@ -83,29 +83,42 @@ class Operator:
     ) -> EndpointSnapshot:
         """Poll until the endpoint is running and its health route answers 200.
 
+        The API failing for a while (ApiUnavailable after the adapter's retries) does not end a wait of minutes:
+        it is asked again at the next poll, until the deadline.
+
         Raises:
             EndpointFailed: It is failed (or its update failed).
             WakeTimeout: It was not ready within ``timeout``; the message names its last state.
+            ApiUnavailable: The API never answered before the deadline.
         """
         started = self.clock.now()
         attempt = 0
+        last: EndpointSnapshot | None = None
         while True:
             attempt += 1
-            snapshot = self.api.get(name)
-            self.observe(snapshot)
+            try:
+                snapshot: EndpointSnapshot | None = self.api.get(name)
+            except ApiUnavailable:
+                if last is None and self.clock.now() - started >= timeout:
+                    raise
+                snapshot = None
             waited = self.clock.now() - started
-            if on_progress is not None:
-                on_progress(snapshot, waited)
-            step = next_wake_step(snapshot.state)
-            if step == WakeStep.FAIL:
-                raise EndpointFailed(
-                    f"{snapshot.ref} is {snapshot.state.value}: {snapshot.message or 'no message'}; it needs a person",
-                    endpoint=str(snapshot.ref),
-                )
-            if step == WakeStep.READY and self.api.is_healthy(snapshot):
-                return snapshot
-            if waited >= timeout:
-                raise _timeout(snapshot, waited, step)
+            if snapshot is not None:
+                last = snapshot
+                self.observe(snapshot)
+                if on_progress is not None:
+                    on_progress(snapshot, waited)
+                step = next_wake_step(snapshot.state)
+                if step == WakeStep.FAIL:
+                    raise EndpointFailed(
+                        f"{snapshot.ref} is {snapshot.state.value}: {snapshot.message or 'no message'}; "
+                        "it needs a person",
+                        endpoint=str(snapshot.ref),
+                    )
+                if step == WakeStep.READY and self.api.is_healthy(snapshot):
+                    return snapshot
+            if waited >= timeout and last is not None:
+                raise _timeout(last, waited, next_wake_step(last.state))
             delay = next_sleep(poll_delay(attempt, cap=poll_cap), waited, timeout, floor=MIN_POLL)
             self.clock.sleep(delay.total_seconds())
 

@@ -17,7 +17,7 @@ from epmgr.clock import Clock, SystemClock
 from epmgr.config import Settings, load_settings
 from epmgr.domain.model import Actor, EndpointRef
 from epmgr.domain.wake import wake_timeout as wake_timeout_of
-from epmgr.errors import ConfigError, SchemaOutdated
+from epmgr.errors import ApiUnavailable, ConfigError, SchemaOutdated
 from epmgr.ledger import Ledger, open_ledger
 from epmgr.ports import EndpointsAPI
 
@@ -117,7 +117,10 @@ class ClientParts:
             if self._asked_at is not None and time.monotonic() - self._asked_at < URL_RECHECK_S:
                 return self.waker.url
             self._asked_at = time.monotonic()
-            snapshot = self.api.get(self.waker.ref.name)
+            try:
+                snapshot = self.api.get(self.waker.ref.name)
+            except ApiUnavailable:  # the wake asks again (and outlives an API outage up to its deadline)
+                return self.waker.url
             if snapshot.url:
                 self.waker.url = snapshot.url.rstrip("/")
                 remember_urls({snapshot.url: snapshot.ref})

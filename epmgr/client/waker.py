@@ -35,7 +35,7 @@ from epmgr.domain.wake import (
     plan_wake,
     timeout_message,
 )
-from epmgr.errors import BudgetExceeded, EndpointFailed, WakeError, WakeTimeout
+from epmgr.errors import ApiUnavailable, BudgetExceeded, EndpointFailed, WakeError, WakeTimeout
 from epmgr.ledger import Ledger
 from epmgr.operations import Operator
 from epmgr.ports import EndpointsAPI
@@ -47,6 +47,8 @@ HEALTH_TIMEOUT = httpx.Timeout(5.0)
 def tls_context() -> ssl.SSLContext:
     """One TLS context for every client of the process (building one reads the CA bundle: ~30 ms each)."""
     return httpx.create_ssl_context()
+
+
 MIN_SLEEP = timedelta(milliseconds=10)
 
 
@@ -122,6 +124,7 @@ class Waker:
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(timeout=HEALTH_TIMEOUT, verify=tls_context())
         self.resume_calls = 0  # made by this waker (tests, metrics)
+        self._api_error: ApiUnavailable | None = None  # the last look failed with this
 
     @property
     def name(self) -> str:
@@ -226,7 +229,7 @@ class Waker:
         resumed = False
         state = EndpointState.UNKNOWN
         message = ""
-        next_api = started
+        next_api = resume_at = started
         api_attempt = health_attempt = 0
         try:
             while True:
@@ -242,12 +245,13 @@ class Waker:
                         renewed_at = now
                 looked = False
                 if have_lease and now >= next_api:
-                    snapshot = api.get(ref.name)
-                    self._publish(operator, snapshot)
-                    state, message, looked = snapshot.state, snapshot.message, True
-                    self._learn(snapshot)
                     api_attempt += 1
                     next_api = now + self.cadence.api_delay(api_attempt)
+                    snapshot = self._look(api, ref.name)
+                    if snapshot is not None:
+                        self._publish(operator, snapshot)
+                        state, message, looked = snapshot.state, snapshot.message, True
+                        self._learn(snapshot)
                 elif not have_lease and self.ledger is not None:
                     change = self.ledger.last_state_change(ref)
                     state = change.to_state if change else EndpointState.UNKNOWN
@@ -276,16 +280,28 @@ class Waker:
                 if action == WakeAction.FAIL and (have_lease or looked):
                     raise EndpointFailed(failed_message(str(ref), state, message), endpoint=str(ref))
                 if action == WakeAction.GIVE_UP:
+                    if state == EndpointState.UNKNOWN and self._api_error is not None:
+                        raise self._api_error  # the API never answered: say so rather than "state unknown"
                     raise WakeTimeout(
                         timeout_message(str(ref), state, waited),
                         endpoint=str(ref),
                         last_state=state.value,
                         waited_s=waited.total_seconds(),
                     )
+                if action == WakeAction.RESUME and now < resume_at:
+                    action = WakeAction.WAIT  # the last resume call failed: wait for the API's next turn
+                if action == WakeAction.RESUME and have_lease and self.ledger is not None:
+                    # fenced: the one resume call is made only by a holder whose lease is still its own
+                    have_lease = self.ledger.acquire_lease(lease, holder, self.lease_ttl, now)
+                    renewed_at = now
                 if action == WakeAction.RESUME and have_lease:
-                    resumed = True
                     self.resume_calls += 1
-                    snapshot = self._resume(operator)
+                    try:
+                        snapshot = self._resume(operator)
+                    except ApiUnavailable:  # audited as failed; called again at the API's next turn
+                        resume_at = next_api = self.clock.now() + self.cadence.api_cap
+                        continue
+                    resumed = True
                     state = snapshot.state
                     self._learn(snapshot)
                     next_api = self.clock.now() + self.cadence.api_first
@@ -303,6 +319,17 @@ class Waker:
         finally:
             if have_lease and self.ledger is not None:
                 self.ledger.release_lease(lease, holder)
+
+    def _look(self, api: EndpointsAPI, name: str) -> EndpointSnapshot | None:
+        """The endpoint's snapshot, or None while the API is unavailable (a wake of minutes outlives an outage
+        of the API; the deadline still bounds it)."""
+        try:
+            snapshot = api.get(name)
+        except ApiUnavailable as exc:
+            self._api_error = exc
+            return None
+        self._api_error = None
+        return snapshot
 
     def _learn(self, snapshot: EndpointSnapshot) -> None:
         if snapshot.url:

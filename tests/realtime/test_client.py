@@ -8,7 +8,7 @@ import pytest
 
 from epmgr.client import AsyncEndpointClient, EndpointClient
 from epmgr.domain.model import ActionKind, EndpointRef, EndpointState
-from epmgr.emulator import DEMO_USER
+from epmgr.emulator import DEMO_USER, FaultConfig
 from epmgr.errors import WakeTimeout
 from tests.realtime.conftest import Hf
 
@@ -69,3 +69,13 @@ def test_a_wake_over_the_timeout_names_endpoint_last_state_and_time(hf: Hf) -> N
     assert error.endpoint == "demo/too-slow" and error.last_state == "initializing"
     assert error.waited_s is not None and error.waited_s >= 120
     assert f"demo/too-slow was not ready after {error.waited_s:.1f}s of waiting; last state initializing" == str(error)
+
+
+def test_a_wake_outlives_an_api_failing_most_of_the_time(hf: Hf) -> None:
+    """60% of management calls fail (503): after the adapter's retries some looks and resume calls still fail;
+    the wake treats each as "no news" and keeps going until the endpoint serves."""
+    hf.create("flaky", EndpointState.PAUSED)
+    hf.server.faults.configure(FaultConfig(rate=0.6, kinds=("503",), seed=7))
+    with EndpointClient("flaky", clock=hf.clock) as client:
+        assert client.text_generation("hi", max_new_tokens=2) == "echo: hi"
+    assert hf.server.faults.injected["503"] >= 10

@@ -10,6 +10,7 @@ from click.testing import CliRunner, Result
 
 from epmgr.cli import cli
 from epmgr.domain.model import EndpointState
+from epmgr.emulator import FaultConfig
 from epmgr.proxy import ProxyConfig, ProxyServer
 from tests.realtime.conftest import Hf
 
@@ -80,3 +81,13 @@ def test_wait_past_its_timeout_is_one_line_naming_state_and_time(hf: Hf) -> None
     )
     assert int(re.findall(r"after (\d+)s", lines[-1])[0]) >= 120
     assert "Traceback" not in result.output
+
+
+def test_wait_outlives_an_api_failing_most_of_the_time(hf: Hf) -> None:
+    hf.create("cli-flaky", EndpointState.PAUSED)
+    hf.api.resume("cli-flaky")
+    hf.server.faults.configure(FaultConfig(rate=0.6, kinds=("503",), seed=11))
+    result = epmgr(hf, "wait", "cli-flaky", "--timeout", "10m")
+    assert result.exit_code == 0, result.output
+    assert "demo/cli-flaky: ready; now running" in result.output
+    assert hf.server.faults.injected["503"] >= 10
