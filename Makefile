@@ -33,7 +33,7 @@ test: lint typecheck unit
 bench: venv
 	$(BIN)/python -m benchmarks
 
-# The long reliability runs (about 6 minutes on 2 cores, loopback only); figures in docs/reliability.md.
+# The long reliability runs (about 5 minutes on 2 cores, loopback only); figures in docs/reliability.md.
 soak: venv
 	$(BIN)/python -m benchmarks.soak
 
