@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from epmgr.daemon import Daemon
+from epmgr.daemon import Daemon, unauthenticated_warning
 from epmgr.domain.health import TickRecord, assess
 from epmgr.domain.model import EndpointSpec
 from epmgr.emulator import FaultConfig
@@ -90,3 +91,41 @@ def test_once_says_what_failed_instead_of_standby(epmgr: Cli, tmp_path: Path) ->
     assert "standby" not in result.output
     assert "cannot take the lease" in result.output and "leases" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_heartbeat_renews_at_the_same_epoch_and_notices_a_lost_lease(world: World) -> None:
+    settings = world.settings('[daemon]\ninterval = "30s"\nlease_ttl = "90s"\n')
+    daemon = Daemon(settings, world.ledger, world.clock, lambda _ns: world.api, listen="", holder="a")
+    assert daemon.heartbeat() is None  # holds nothing yet
+    daemon.tick()
+    world.advance(seconds=80)
+    renewed = daemon.heartbeat()
+    assert (
+        renewed is not None and renewed.epoch == 1 and renewed.expires_at == world.clock.now() + timedelta(seconds=90)
+    )
+    world.advance(seconds=91)  # no heartbeat for longer than the lease: another daemon takes it
+    assert world.ledger.take_lease("daemon", "b", timedelta(seconds=90), world.clock.now()) is not None
+    assert daemon.heartbeat() is None
+
+
+@pytest.mark.parametrize(
+    ("listen", "warned"),
+    [("127.0.0.1:9465", False), ("[::1]:9465", False), ("localhost:1", False), ("0.0.0.0:9465", True),
+     ("[::]:9465", True), ("10.0.0.5:9465", True)],
+)  # fmt: skip
+def test_a_listen_address_beyond_loopback_is_warned_about(listen: str, warned: bool) -> None:
+    warning = unauthenticated_warning(listen)
+    assert (warning is not None) == warned
+    assert warning is None or "no authentication" in warning
+
+
+def test_listen_errors_are_one_line(epmgr: Cli) -> None:
+    garbage = epmgr("daemon", "--listen", "garbage")
+    assert garbage.exit_code == 2 and "--listen" in garbage.output and "Traceback" not in garbage.output
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        in_use = epmgr("daemon", "--listen", f"127.0.0.1:{port}")
+    assert in_use.exit_code == 1 and "Traceback" not in in_use.output
+    assert f"cannot serve /healthz and /metrics on 127.0.0.1:{port}" in in_use.output
