@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 import pytest
 import respx
@@ -162,11 +164,11 @@ def hanging_api(clock: FakeMonotonic, **options: float) -> HfEndpointsAPI:
     backoff = Backoff(base_s=1.0, cap_s=4.0, attempts=5)
     return HfEndpointsAPI(
         token="hf_secret", namespace="ns", api_url=BASE, backoff=backoff, sleep=clock.sleep, draw=lambda: 1.0,
-        monotonic=clock, **options,  # type: ignore[arg-type]
+        monotonic=clock, **options,
     )  # fmt: skip
 
 
-def never_answers(clock: FakeMonotonic, timeouts: list[float]) -> object:
+def never_answers(clock: FakeMonotonic, timeouts: list[float]) -> Callable[[httpx.Request], httpx.Response]:
     """A server that never answers: each request waits out its own read timeout, then times out."""
 
     def side_effect(request: httpx.Request) -> httpx.Response:
