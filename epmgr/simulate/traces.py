@@ -113,7 +113,9 @@ def read_csv(path: Path, column: str = "timestamp") -> list[Stream]:
         key = (row.get(split) or "").strip() if split else ""
         by_stream.setdefault(key or path.stem, []).append(moment)
     if found is None:
-        raise ConfigError(f"no requests (expected a header with a {column!r} column)", source=str(path))
+        raise ConfigError(
+            f"no requests in it (expected a header with a {column!r} column, then a row a request)", source=str(path)
+        )
     return [Stream.of(name, times) for name, times in by_stream.items()]
 
 
