@@ -5,12 +5,13 @@ and picks the keep-warm time ``T`` that minimises the expected cost of the curre
 
     E[min(g, T) - e | g > e] * price  +  P(g > T | g > e) * (start-up * price + cold start price)
 
-where ``e`` is how long it has been idle. A gap that ends at a predicted periodic burst costs no cold start price
-(the replica is pre-warmed one start-up ahead). The price of a cold start is a knob (``cold_start_usd``) or, by
-default, calibrated so that the learned gaps predict no more cold starts than a fixed ``scale_to_zero_after`` would
-have had. With thin history the ski-rental rule applies: keep warm as long as one stop would cost (one billed start-up
-plus the cold start's price; with a zero price, the break-even rule), then stop. Pure and deterministic; every
-decision names its evidence.
+where ``e`` is how long it has been idle. A cold start is priced by ``cold_start_usd``, or by default at what the
+configured ``scale_to_zero_after`` implies (it minus one start-up: a fixed timeout is the ski-rental rule for that
+price). That timeout is also the anchor: a replica is stopped before it only when the gaps of the same context give
+good evidence that this one will outlast it, and kept after it only while it is likely to end within a start-up. A
+gap that ends at a predicted periodic burst costs no cold start (the replica is pre-warmed one start-up ahead). With
+thin history the ski-rental rule applies (with ``cold_start_usd = 0``, the break-even rule: one billed start-up).
+Pure and deterministic; every decision names its evidence.
 """
 
 from __future__ import annotations
@@ -29,18 +30,20 @@ from epmgr.domain.gaps import (
     MIN_TAIL,
     GapHistory,
     Period,
-    lower_edge,
     middle,
     minutes,
+    upper_edge,
 )
 from epmgr.domain.model import ActionKind, EndpointState
 from epmgr.domain.policies import Decision
 from epmgr.domain.policy import AdaptiveKnobs
 
-__all__ = ["REFERENCE", "GapHistory", "adaptive_decision", "calibrate", "next_prewarm"]
+__all__ = ["REFERENCE", "GapHistory", "adaptive_decision", "next_prewarm"]
 
+ANCHOR_RISK = 0.05
+"""Stop before ``scale_to_zero_after`` only when at most this share of such gaps ended before it (Laplace-smoothed)."""
 REFERENCE = timedelta(minutes=15)
-"""The fixed timeout whose cold starts the default price of a cold start matches (HF's own default)."""
+"""The anchor when ``scale_to_zero_after`` is off (HF's own default)."""
 _STOP = ActionKind.SCALE_TO_ZERO
 _ASLEEP = frozenset({EndpointState.PAUSED, EndpointState.SCALED_TO_ZERO})
 
@@ -123,9 +126,9 @@ def adaptive_decision(
         handled_at: The last keep-alive action or a person's action (one pre-warm per expected burst).
         awake_since: When it last came up, for ``min_uptime``.
         min_uptime: A freshly woken replica is not stopped before this.
-        reference: Without ``cold_start_usd``, a cold start is priced so that the learned gaps predict no more cold
-            starts than this fixed timeout would have had (the configured ``scale_to_zero_after``), see
-            :func:`calibrate`.
+        reference: The configured ``scale_to_zero_after`` (the anchor): a replica is stopped before it only when the
+            gaps give good evidence; without ``cold_start_usd`` a cold start is priced at what this timeout implies
+            (it minus one start-up, in replica-minutes: a fixed timeout is the ski-rental rule for that price).
 
     Running: keep warm (``NONE``, ``keep_warm``, with the planned stop as ``next_at``) or stop now
     (``SCALE_TO_ZERO``, ``keepalive_stop``). Asleep: pre-warm (``RESUME``, ``keepalive_prewarm``) one ``lead`` before
@@ -138,13 +141,11 @@ def adaptive_decision(
         return None
     price = None if price_per_hour is None else float(price_per_hour) / 60
     idle, startup = minutes(max(now - idle_from, timedelta(0))), minutes(lead)
+    anchor = minutes(reference)
+    cold = max(anchor - startup, 0.0)  # the price of a cold start that a fixed timeout of ``anchor`` implies
     if knobs.cold_start_usd is not None and price:
         cold = float(knobs.cold_start_usd) / price
-    elif history is not None and history.gaps >= MIN_GAPS:
-        cold = calibrate(history, startup, minutes(reference), minutes(knobs.max_keep))
-    else:  # nothing to calibrate on yet: the price the reference timeout implies (it is the ski-rental rule's)
-        cold = max(minutes(reference) - startup, 0.0)
-    decision = _running(knobs, history, period, idle_from, now, idle, startup, cold, lead, price)
+    decision = _running(knobs, history, period, idle_from, now, idle, startup, cold, lead, price, anchor)
     if decision.action == ActionKind.SCALE_TO_ZERO and awake_since is not None and now - awake_since < min_uptime:
         woke = format_duration(now - awake_since)
         return replace(
@@ -160,7 +161,7 @@ def adaptive_decision(
 
 def _running(
     knobs: AdaptiveKnobs, history: GapHistory | None, period: Period | None, idle_from: datetime, now: datetime,
-    idle: float, startup: float, cold: float, lead: timedelta, price: float | None,
+    idle: float, startup: float, cold: float, lead: timedelta, price: float | None, anchor: float,
 ) -> Decision:  # fmt: skip
     def money(minutes: float) -> str:
         return f"${minutes * price:.2f}" if price else f"{minutes:.1f} replica-minutes"
@@ -192,11 +193,18 @@ def _running(
     if knobs.max_cold_starts_per_day is not None:
         at_least = _cap(history, knobs.max_cold_starts_per_day, max_keep)
     prewarmed = None if period is None else minutes(period.next_after(now) - idle_from)
-    choice = _choose(counts, idle, startup, cold, max_keep, prewarmed, at_least)
+    # Past the anchor the fixed timeout would have stopped too: the cold start is conceded, only billing counts.
+    choice = _choose(counts, idle, startup, cold if idle < anchor else 0.0, max_keep, prewarmed, at_least)
     if choice is None:
-        return _rent(idle, max(startup, at_least), 0.0, f"longer than all but a few of {label}", keep, stop)
+        return _rent(idle, max(startup, at_least), cold, f"longer than all but a few of {label}", keep, stop)
     saving = money(abs(choice.alternative_cost - choice.cost))
     cap = f" (at most {knobs.max_cold_starts_per_day:g} cold starts a day)" if at_least > idle else ""
+    if choice.keep <= idle and idle < anchor and prewarmed is None:
+        own, _ = history.histogram(idle_from, now - idle_from, blended=False)
+        ended = _share_within(own, idle, anchor)
+        if ended > ANCHOR_RISK:
+            why = f"{ended:.0%} of {label} still idle after {_fmt(idle)} ended within {_fmt(anchor)}"
+            return keep(anchor, f"{why}: too many to stop before scale_to_zero_after")
     if choice.keep <= idle:
         why = f"{choice.share:.0%} of {label} still idle after {_fmt(idle)} lasted {_fmt(startup)} more"
         if prewarmed is not None and period is not None:
@@ -206,42 +214,12 @@ def _running(
     return keep(choice.keep, f"{why}; expected saving {saving} over stopping now{cap}")
 
 
-_LADDER = (0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100, 120, 160, 240, 360, 480, 720)
-_CALIBRATE_EVERY = 16  # gaps
-
-
-def calibrate(history: GapHistory, startup: float, reference: float, max_keep: float) -> float:
-    """The price of a cold start, in replica-minutes, at which the keep-warm times chosen for the remembered gaps
-    (each in the context :meth:`GapHistory.histogram` gives it) predict no more cold starts than a fixed timeout of
-    ``reference`` minutes: the cheapest of a ladder of prices that does. Spending cold starts where gaps are
-    surely long and saving them where they are likely short is what lets it cost less than the timeout.
-
-    Recomputed every :data:`_CALIBRATE_EVERY` new gaps (cached on the history: the same requests give the same price).
-    """
-    key = (history.version // _CALIBRATE_EVERY, startup, reference, max_keep)
-    cached = history.calibration
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    groups = history.groups()
-    idle = minutes(MIN_GAP)
-    allowed = sum(n * _share_longer(counts, reference) for counts, n in groups)
-    price = float(_LADDER[-1])
-    for cold in _LADDER:
-        expected = 0.0
-        for counts, n in groups:
-            choice = _choose(counts, idle, startup, float(cold), max_keep, None, 0.0)
-            expected += n * (_share_longer(counts, choice.keep) if choice is not None else 0.0)
-        if expected <= allowed + 1e-9:
-            price = float(cold)
-            break
-    history.calibration = (key, price)
-    return price
-
-
-def _share_longer(counts: list[float], minutes: float) -> float:
-    """The share of the gaps in ``counts`` longer than ``minutes`` (bins entirely above it)."""
-    total = sum(counts)
-    return sum(counts[b] for b in range(BINS) if lower_edge(b) >= minutes) / total if total else 0.0
+def _share_within(counts: list[float], idle: float, limit: float) -> float:
+    """Of the gaps in ``counts`` longer than ``idle``, the share that ended within ``limit`` minutes, estimated with
+    one more of each kind (Laplace), so that a few gaps alone never make it small."""
+    tail = [b for b in range(BINS) if counts[b] and upper_edge(b) > idle]
+    total = sum(counts[b] for b in tail)
+    return (sum(counts[b] for b in tail if upper_edge(b) <= limit) + 1) / (total + 2)
 
 
 def _rent(

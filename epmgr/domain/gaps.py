@@ -157,7 +157,8 @@ class GapHistory:
         self._context_rings: dict[Context, deque[int]] = {}
         self._minutes: deque[list[int]] = deque()  # [minute, requests] of the last hour
         self._hour = 0  # requests in the last hour (up to the last request)
-        self.calibration: tuple[object, float] | None = None  # see calibrate()
+        self._minute_end = datetime.min.replace(tzinfo=timezone.utc)  # the end of the last request's minute
+        self._fast_until = self._minute_end  # before this, a request after the last one is neither a gap nor a minute
         self.bursts: deque[datetime] = deque(maxlen=BURSTS)
 
     @classmethod
@@ -180,6 +181,12 @@ class GapHistory:
     def add(self, t: datetime) -> None:
         """Record one request that started at ``t``."""
         last = self.last
+        if last is not None and last <= t < self._fast_until:  # no gap, the same minute: only count it
+            self.requests += 1
+            self.last = t
+            self._hour += 1
+            self._minutes[-1][1] += 1
+            return
         if last is not None and t < last:
             return
         self.requests += 1
@@ -196,12 +203,14 @@ class GapHistory:
         self._count(t)
 
     def _count(self, t: datetime) -> None:
-        minute = int(t.timestamp() // 60)
-        if self._minutes and self._minutes[-1][0] == minute:
-            self._minutes[-1][1] += 1
-        else:
-            self._minutes.append([minute, 1])
         self._hour += 1
+        if self._minutes and t < self._minute_end:  # the same minute as the last request (the common case)
+            self._minutes[-1][1] += 1
+            return
+        minute = int(t.timestamp() // 60)
+        self._minute_end = datetime.fromtimestamp((minute + 1) * 60, timezone.utc)
+        self._fast_until = min(t + MIN_GAP, self._minute_end)
+        self._minutes.append([minute, 1])
         while self._minutes[0][0] <= minute - 60:
             self._hour -= self._minutes.popleft()[1]
 
@@ -230,40 +239,24 @@ class GapHistory:
         time = bucket_of(since, self.tz)
         return (("both", busy, time), ("busy", busy, 0), ("time", 0, time))
 
-    def histogram(self, since: datetime, idle: timedelta = MIN_GAP) -> tuple[list[float], str]:
+    def histogram(self, since: datetime, idle: timedelta = MIN_GAP, *, blended: bool = True) -> tuple[list[float], str]:
         """The gap counts that apply to a gap that started at ``since`` (the last request) and has lasted ``idle``,
         and which gaps they are: the most specific context (see :meth:`contexts`) that holds :data:`MIN_BUCKET` gaps
-        of which :data:`MIN_BUCKET_TAIL` lasted longer than ``idle``, else all of them."""
+        of which :data:`MIN_BUCKET_TAIL` lasted longer than ``idle``, else all of them. ``blended``: a context's
+        counts are blended with :data:`PRIOR` gaps' worth of all gaps (False: its own counts only)."""
         longer_than = minutes(idle)
         for context in self.contexts(since):
             if self.sizes.get(context, 0) >= MIN_BUCKET:
                 counts = self.by_context[context]
                 if sum(counts[b] for b in range(BINS) if upper_edge(b) > longer_than) >= MIN_BUCKET_TAIL:
-                    return self._shrunk(counts), f"the last {self.sizes[context]} gaps {describe_context(context)}"
+                    own = self._shrunk(counts) if blended else [float(n) for n in counts]
+                    return own, f"the last {self.sizes[context]} gaps {describe_context(context)}"
         return [float(n) for n in self.counts], f"the last {len(self._ring)} gaps"
 
     def _shrunk(self, counts: list[int]) -> list[float]:
         """A context's counts plus :data:`PRIOR` gaps shaped like all gaps (so a small context does not overfit)."""
         total = len(self._ring)
         return [n + PRIOR * m / total for n, m in zip(counts, self.counts, strict=True)]
-
-    def chosen(self, contexts: tuple[Context, ...]) -> Context | None:
-        """The most specific of ``contexts`` that holds :data:`MIN_BUCKET` gaps (None: all gaps)."""
-        for context in contexts:
-            if self.sizes.get(context, 0) >= MIN_BUCKET:
-                return context
-        return None
-
-    def groups(self) -> list[tuple[list[float], int]]:
-        """The remembered gaps grouped by the histogram each would be judged on: (that histogram, how many)."""
-        sizes: dict[Context | None, int] = {}
-        for _, contexts, _ in self._ring:
-            chosen = self.chosen(contexts)
-            sizes[chosen] = sizes.get(chosen, 0) + 1
-        return [
-            ([float(m) for m in self.counts] if c is None else self._shrunk(self.by_context[c]), n)
-            for c, n in sorted(sizes.items(), key=str)
-        ]
 
     def gaps_per_day(self) -> float:
         """Idle gaps a day, over the span the remembered gaps cover (at least a day)."""

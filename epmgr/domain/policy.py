@@ -92,8 +92,8 @@ class AdaptiveKnobs:
     """The adaptive keep-alive's knobs.
 
     Attributes:
-        cold_start_usd: What one cold start a user waits for is worth, in US dollars (None: calibrated, so that the
-            learned gaps predict no more cold starts than ``scale_to_zero_after`` would have had).
+        cold_start_usd: What one cold start a user waits for is worth, in US dollars (None: what
+            ``scale_to_zero_after`` implies, that timeout minus one start-up of replica time).
         max_cold_starts_per_day: Keep warm longer when the learned gaps predict more cold starts than this a day.
         max_keep: Never keep a replica warm longer than this after its last request.
     """
