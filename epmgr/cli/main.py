@@ -57,7 +57,7 @@ class EpmgrGroup(click.Group):
         except EpmgrError as exc:
             if ctx.params.get("debug"):
                 raise
-            click.echo(f"Error: {one_line(str(exc))}", err=True)
+            click.echo(f"Error: {one_line(str(exc), limit=4000)}", err=True)  # lists of valid values can be long
             sys.exit(exc.exit_code)
         except click.UsageError as exc:
             if isinstance(exc, NoArgsIsHelpError):
