@@ -358,9 +358,16 @@ def test_bad_files_name_file_line_key_and_what_is_expected(
         ({}, {"db_url": "sqlite://"}, "command line", "--db", "sqlite:// is an in-memory SQLite database"),
     ],
     ids=[
-        "api-url-scheme", "api-url-query", "namespace", "db-url", "namespace-flag", "db-flag", "db-port",
-        "db-malformed-password-masked", "db-in-memory",
-    ],  # fmt: skip
+        "api-url-scheme",
+        "api-url-query",
+        "namespace",
+        "db-url",
+        "namespace-flag",
+        "db-flag",
+        "db-port",
+        "db-malformed-password-masked",
+        "db-in-memory",
+    ],
 )
 def test_bad_environment_and_flags_name_the_variable(
     tmp_path: Path, env: dict[str, str], options: dict[str, str], source: str, key: str, part: str
