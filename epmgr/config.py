@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal, cast
 
@@ -341,7 +342,7 @@ def _adaptive(doc: Doc, path: KeyPath, value: object) -> AdaptiveKnobs:
     per_day = table.get("max_cold_starts_per_day")
     max_keep = doc.duration((*path, "max_keep"), table["max_keep"]) if "max_keep" in table else None
     return AdaptiveKnobs(
-        cold_start_usd=doc.amount((*path, "cold_start_usd"), table["cold_start_usd"], EXPECTED_USD)
+        cold_start_usd=_cold_start_usd(doc, (*path, "cold_start_usd"), table["cold_start_usd"])
         if "cold_start_usd" in table
         else None,
         max_cold_starts_per_day=None
@@ -349,6 +350,13 @@ def _adaptive(doc: Doc, path: KeyPath, value: object) -> AdaptiveKnobs:
         else float(doc.amount((*path, "max_cold_starts_per_day"), per_day, "a positive number such as 20")),
         max_keep=max_keep or default.max_keep,
     )
+
+
+def _cold_start_usd(doc: Doc, path: KeyPath, value: object) -> Decimal:
+    """An amount in US dollars, 0 included (the break-even rule)."""
+    if value == 0 and not isinstance(value, bool):
+        return Decimal(0)
+    return doc.amount(path, value, "an amount in US dollars of at least 0, such as 0.5")
 
 
 def _namespaces(doc: Doc, value: object) -> tuple[NamespaceBudget, ...]:

@@ -43,6 +43,10 @@ def test_the_knobs(tmp_path: Path) -> None:
     assert load(tmp_path, knobs)[1] == AdaptiveKnobs(Decimal("0.5"), 20.0, timedelta(hours=1))
 
 
+def test_a_free_cold_start_is_allowed(tmp_path: Path) -> None:
+    assert load(tmp_path, "adaptive = { cold_start_usd = 0 }\n")[1].cold_start_usd == Decimal(0)
+
+
 def test_the_shipped_example_still_loads(tmp_path: Path) -> None:
     example = Path(__file__).resolve().parents[2] / "examples" / "epmgr.toml"
     modes = {p.name: p.keep_alive for p in load_settings(example, env={}).endpoints}
@@ -53,7 +57,7 @@ def test_the_shipped_example_still_loads(tmp_path: Path) -> None:
     ("extra", "message"),
     [
         ('keep_alive = "sometimes"\n', "endpoints[0].keep_alive: expected one of 'off', 'adaptive', got 'sometimes'"),
-        ("adaptive = { cold_start_usd = -1 }\n", "endpoints[0].adaptive.cold_start_usd: expected a positive amount"),
+        ("adaptive = { cold_start_usd = -1 }\n", "endpoints[0].adaptive.cold_start_usd: expected an amount in US dollars of at least 0"),
         ("adaptive = { max_cold_starts_per_day = 0 }\n", "endpoints[0].adaptive.max_cold_starts_per_day: expected"),
         ('adaptive = { max_keep = "forever" }\n', "endpoints[0].adaptive.max_keep: expected a duration"),
         ("adaptive = { cold_start = 1 }\n", "unknown key 'cold_start'; did you mean 'cold_start_usd'?"),
