@@ -107,7 +107,7 @@ def _endpoint_block(entry: Priced, namespace: str) -> list[str]:
             "up in office hours, paused outside",
         )
     )
-    price_hint = _amount(entry.usd_per_hour) if entry.usd_per_hour is not None else "1.00"
+    price_hint = f"{entry.usd_per_hour.normalize():f}" if entry.usd_per_hour is not None else "1.00"
     lines.append(_line(f"# price_per_hour = {price_hint}", "USD per replica-hour, if you pay another price"))
     return lines
 

@@ -44,6 +44,7 @@ def test_init_writes_a_file_that_loads_with_every_endpoint_unmanaged_and_priced(
     assert f"# price: ${prices['nvidia-t4']:.2f} per replica-hour (HF hardware route" in text
     assert "HF's own scale to zero is on: after 15 min without requests" in text
     assert "always on at 2 replica(s) that is" in text
+    assert f"# price_per_hour = {prices['nvidia-t4'].normalize():f} " in text  # exact, ready to uncomment
     assert DEMO_TOKEN not in text and DEMO_TOKEN not in result.output
 
 
