@@ -57,7 +57,7 @@ def test_the_shipped_example_still_loads(tmp_path: Path) -> None:
     ("extra", "message"),
     [
         ('keep_alive = "sometimes"\n', "endpoints[0].keep_alive: expected one of 'off', 'adaptive', got 'sometimes'"),
-        ("adaptive = { cold_start_usd = -1 }\n", "endpoints[0].adaptive.cold_start_usd: expected an amount in US dollars of at least 0"),
+        ("adaptive = { cold_start_usd = -1 }\n", "cold_start_usd: expected an amount in US dollars of at least 0"),
         ("adaptive = { max_cold_starts_per_day = 0 }\n", "endpoints[0].adaptive.max_cold_starts_per_day: expected"),
         ('adaptive = { max_keep = "forever" }\n', "endpoints[0].adaptive.max_keep: expected a duration"),
         ("adaptive = { cold_start = 1 }\n", "unknown key 'cold_start'; did you mean 'cold_start_usd'?"),
