@@ -203,7 +203,7 @@ class ActivityRecorder:
                         tokens_out=tokens[1],
                     )
                 )
-            ids = self.ledger.record_requests(records)
+            ids = self.ledger.write_requests(records)  # finished rows in bulk: only in-flight ones need an id
             self.written += len(ids)
             with self._lock:
                 for p, record, row_id in zip(new, records, ids, strict=True):

@@ -31,6 +31,7 @@ from epmgr.ledger import migrate
 from epmgr.ledger.audit import Audit
 from epmgr.ledger.base import REF_COLUMNS, describe
 from epmgr.ledger.engine import make_engine, normalize_url
+from epmgr.ledger.ingest import Ingest
 from epmgr.ledger.leases import Leases
 from epmgr.ledger.schema import EndpointRow, HoldRow, PriceRow, RequestRow, StateChangeRow
 from epmgr.ledger.types import UTCDateTime
@@ -81,7 +82,7 @@ def _instance_of(row: Row[Any]) -> Instance | None:
     )
 
 
-class Ledger(Leases, Audit):
+class Ledger(Leases, Audit, Ingest):
     """Records requests, state changes, actions and leases in one database.
 
     Args:
@@ -197,10 +198,17 @@ class Ledger(Leases, Audit):
             for row in rows
         ]
 
-    def count_requests(self, ref: EndpointRef | None = None) -> int:
+    def count_requests(
+        self, ref: EndpointRef | None = None, *, since: datetime | None = None, client_id: str | None = None
+    ) -> int:
+        """Requests recorded (for one endpoint, started at or after ``since``, sent by ``client_id``)."""
         query = select(func.count(RequestRow.id))
         if ref is not None:
             query = query.join(EndpointRow).where(EndpointRow.namespace == ref.namespace, EndpointRow.name == ref.name)
+        if since is not None:
+            query = query.where(RequestRow.started_at >= since)
+        if client_id is not None:
+            query = query.where(RequestRow.client_id == client_id)
         with self._read() as conn:
             return int(conn.execute(query).scalar_one())
 

@@ -141,6 +141,11 @@ class Outage:
             raise LedgerError("the ledger is unreachable (injected)")
         return self.ledger.record_requests(records)
 
+    def write_requests(self, records: Sequence[RequestRecord]) -> list[int | None]:
+        if self.down:
+            raise LedgerError("the ledger is unreachable (injected)")
+        return self.ledger.write_requests(records)
+
     def finish_requests(self, finishes: Sequence[RequestFinish]) -> None:
         if self.down:
             raise LedgerError("the ledger is unreachable (injected)")

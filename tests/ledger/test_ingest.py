@@ -1,0 +1,71 @@
+"""The bulk ingest path writes exactly the rows the ORM path writes, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+
+from epmgr.domain.model import EndpointRef, RequestRecord
+from epmgr.errors import LedgerError
+from epmgr.ledger import Ledger
+from tests.conftest import T0
+
+A = EndpointRef("demo", "a")
+B = EndpointRef("demo", "b")
+
+
+def _records(ref: EndpointRef, client: str) -> list[RequestRecord]:
+    berlin = ZoneInfo("Europe/Berlin")
+    return [
+        RequestRecord(ref, T0, T0 + timedelta(milliseconds=5), 200, timedelta(milliseconds=5), client, 3, 7),
+        RequestRecord(ref, T0.astimezone(berlin) + timedelta(seconds=1), None, None, None, client),
+        RequestRecord(ref, T0 + timedelta(seconds=2, microseconds=1), T0 + timedelta(seconds=3), 503, None, None),
+    ]
+
+
+def _without_ids(records: list[RequestRecord]) -> list[RequestRecord]:
+    return [replace(r, id=None, started_at=r.started_at.astimezone(timezone.utc)) for r in records]
+
+
+def test_append_writes_the_rows_record_writes(ledger: Ledger) -> None:
+    ledger.record_requests(_records(A, "orm"))
+    assert ledger.append_requests(_records(B, "bulk") + _records(A, "bulk")) == 6
+    orm = [replace(r, client_id=None) for r in ledger.requests(A) if r.client_id == "orm"]
+    bulk_a = [replace(r, client_id=None) for r in ledger.requests(A) if r.client_id == "bulk"]
+    bulk_b = [replace(r, client_id=None, ref=A) for r in ledger.requests(B) if r.client_id == "bulk"]
+    assert _without_ids(bulk_a) == _without_ids(orm) == _without_ids(bulk_b)
+    assert ledger.count_requests() == 9
+    activity = ledger.activity(B, T0 + timedelta(minutes=1))
+    assert activity.last_request_at == T0 + timedelta(seconds=3)
+    assert activity.in_flight == 1 and activity.requests_last_hour == 3
+
+
+def test_sqlite_stores_the_same_text(ledger: Ledger) -> None:
+    if ledger.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's storage format only")
+    ledger.record_requests(_records(A, "orm")[:1])
+    ledger.append_requests(_records(A, "bulk")[:1])
+    with ledger.engine.connect() as conn:
+        stored = conn.execute(text("SELECT started_at, finished_at FROM requests ORDER BY id")).all()
+    assert stored[0] == stored[1]
+
+
+def test_naive_times_are_refused_and_nothing_is_written(ledger: Ledger) -> None:
+    naive = RequestRecord(A, T0.replace(tzinfo=None))
+    with pytest.raises(LedgerError, match="aware datetimes only"):
+        ledger.append_requests([RequestRecord(A, T0), naive])
+    assert ledger.count_requests() == 0
+    assert ledger.append_requests([]) == 0
+
+
+def test_write_returns_the_ids_of_requests_in_flight(ledger: Ledger) -> None:
+    records = _records(A, "mixed")
+    ids = ledger.write_requests(records)
+    assert ids[0] is None and ids[2] is None and isinstance(ids[1], int)
+    (open_request,) = [r for r in ledger.requests(A) if r.finished_at is None]
+    assert open_request.id == ids[1]
+    assert _without_ids(ledger.requests(A)) == _without_ids(records)
