@@ -1,4 +1,7 @@
-"""Each endpoint's URL on the emulator: its health route and TGI / OpenAI-chat inference.
+"""Each endpoint's URL on the emulator: its health route, TGI / OpenAI-chat inference, and the other tasks.
+
+What ``POST {url}`` answers depends on the endpoint's task: TGI for text generation, TEI's route or the
+inference toolkit's answer for the others (:mod:`epmgr.emulator.tei`), which also serves TEI's own routes.
 
 A request reaches ``/e/{endpoint_id}/...``. What it gets depends on the endpoint's state at that instant:
 
@@ -24,7 +27,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
-from epmgr.emulator import generation, metrics
+from epmgr.emulator import generation, metrics, tei
 from epmgr.emulator.auth import Identity
 from epmgr.emulator.lifecycle import State
 from epmgr.emulator.state import EmulatorState, Endpoint
@@ -77,7 +80,8 @@ class InferenceRoutes:
         """``(path, methods, handler)`` for every route under ``/e/{endpoint_id}``."""
         base = "/e/{endpoint_id}"
         return [
-            (base, ["POST"], self.tgi_compat),
+            (base, ["POST"], self.root),
+            *((f"{base}/{path}", ["POST"], self._tei_handler(path)) for path in tei.ROUTES),
             (f"{base}/generate", ["POST"], self.tgi_generate),
             (f"{base}/generate_stream", ["POST"], self.tgi_generate_stream),
             (f"{base}/v1/chat/completions", ["POST"], self.chat_completions),
@@ -134,7 +138,24 @@ class InferenceRoutes:
     async def _serve(
         self, request: Request, answer: Callable[[Endpoint, dict[str, Any]], Response], *, inference: bool = True
     ) -> Response:
-        """Gate the request, answer it, and record its status against the endpoint."""
+        """Gate the request, answer it from its JSON body, and record its status against the endpoint."""
+
+        async def call(endpoint: Endpoint) -> Response:
+            return answer(endpoint, await self._body(request) if inference else {})
+
+        return await self._gated(request, call, inference=inference)
+
+    async def _serve_raw(self, request: Request, answer: Callable[[Endpoint, bytes, str], Response]) -> Response:
+        """Gate an inference request, answer it from its raw body and content type, and record its status."""
+
+        async def call(endpoint: Endpoint) -> Response:
+            return answer(endpoint, await request.body(), request.headers.get("content-type", ""))
+
+        return await self._gated(request, call, inference=True)
+
+    async def _gated(
+        self, request: Request, call: Callable[[Endpoint], Awaitable[Response]], *, inference: bool
+    ) -> Response:
         try:
             endpoint = self._lookup(request)
         except _Unavailable as unavailable:
@@ -142,7 +163,7 @@ class InferenceRoutes:
         try:
             self._authorize(request, endpoint)
             await self._ready(request, endpoint)
-            response = answer(endpoint, await self._body(request) if inference else {})
+            response = await call(endpoint)
         except _Unavailable as unavailable:
             response = unavailable.response
         self.state.record_request(endpoint, response.status_code, inference=inference)
@@ -160,7 +181,7 @@ class InferenceRoutes:
         if path == str(endpoint.config.get("healthRoute") or "/health").strip("/"):
             return self._health(request, endpoint)
         answers: dict[str, Callable[[Endpoint, dict[str, Any]], Response]] = {
-            "info": lambda e, _: JSONResponse(generation.tgi_info(_model(e), str(e.config["model"]["task"]))),
+            "info": lambda e, _: JSONResponse(_info(e)),
             "metrics": lambda e, _: PlainTextResponse(metrics.tgi_prometheus(e.requests)),
             "v1/models": lambda e, _: JSONResponse(generation.models_list(_model(e), int(e.created_at.timestamp()))),
         }
@@ -181,9 +202,24 @@ class InferenceRoutes:
             return PlainTextResponse("Bad Request: Invalid state", status_code=400)
         return JSONResponse({"error": _unavailable_message(state)}, status_code=503)
 
-    async def tgi_compat(self, request: Request) -> Response:
-        """``POST {url}``: TGI's compatibility route; a list with one result, or a stream if ``stream`` is true."""
-        return await self._serve(request, lambda _, body: self._tgi(body, stream=bool(body.get("stream")), listed=True))
+    async def root(self, request: Request) -> Response:
+        """``POST {url}``: by the endpoint's task, TGI's compatibility route or :func:`epmgr.emulator.tei.root`."""
+
+        async def call(endpoint: Endpoint) -> Response:
+            if _task(endpoint) in tei.TGI_TASKS:
+                body = await self._body(request)
+                return self._tgi(body, stream=bool(body.get("stream")), listed=True)
+            content_type = request.headers.get("content-type", "")
+            return tei.root(_task(endpoint), _model(endpoint), await request.body(), content_type)
+
+        return await self._gated(request, call, inference=True)
+
+    def _tei_handler(self, path: str) -> Handler:
+        async def handler(request: Request) -> Response:
+            return await self._serve_raw(request, lambda e, raw, _: tei.route(path, _task(e), _model(e), raw))
+
+        handler.__doc__ = f"``POST {{url}}/{path}``: TEI's route (404 on an endpoint that does not run TEI)."
+        return handler
 
     async def tgi_generate(self, request: Request) -> Response:
         """``POST {url}/generate``: one TGI result object."""
@@ -251,6 +287,17 @@ class InferenceRoutes:
 
 def _model(endpoint: Endpoint) -> str:
     return str(endpoint.config["model"]["repository"])
+
+
+def _task(endpoint: Endpoint) -> str:
+    return str(endpoint.config["model"].get("task") or "text-generation")
+
+
+def _info(endpoint: Endpoint) -> dict[str, Any]:
+    """``GET /info``: TEI's for a TEI task, TGI's otherwise."""
+    if tei.serves_tei(_task(endpoint)):
+        return tei.info(_task(endpoint), _model(endpoint))
+    return generation.tgi_info(_model(endpoint), _task(endpoint))
 
 
 def _sse(events: Iterable[dict[str, Any]], *, done: bool) -> StreamingResponse:
