@@ -1,41 +1,52 @@
-"""Run every benchmark and print its figures."""
+"""Run the benchmarks: `python -m benchmarks [--quick] [--only NAME ...]` (`make bench` runs them all).
+
+Each writes ``benchmarks/results/<NAME>.json``; then the tables of docs/benchmarks.md are regenerated from them.
+``--quick`` is a smoke run (seconds, small sizes): its results go to ``--out`` (default: a temporary folder) and the
+doc is left alone.
+"""
 
 from __future__ import annotations
 
-from benchmarks import client_recording, cost_savings_traces, cost_spend, ledger_writes, policy_eval
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks import harness
+from benchmarks.registry import MODULES
 
 
-def main() -> None:
-    result = ledger_writes.run()
-    print(
-        f"ledger writes (SQLite, {result['records']:.0f} records): "
-        f"{result['single_per_s']:,.0f}/s one per transaction, {result['batched_per_s']:,.0f}/s in batches of 100 "
-        f"-> batching is {result['batched_over_single']:.1f}x faster"
-    )
-
-    spend = cost_spend.run()
-    print(
-        f"cost: spend of {spend['changes']:.0f} state changes (30 days) at {spend['changes_per_s']:,.0f} changes/s; "
-        f"the 30-day per-day breakdown takes {spend['daily_over_whole']:.1f}x one whole-window spend"
-    )
-    traces = cost_savings_traces.run()
-    if traces is None:
-        print("cost savings on traces: skipped (shared/traces not on this machine)")
-    else:
-        print(
-            f"cost savings on {traces['functions']:.0f} Azure http functions (8 h, L4 price): always on "
-            f"${traces['always_on']:,.2f}, HF scale to zero 15m ${traces['s2z_15m']:,.2f}, 1h ${traces['s2z_1h']:,.2f}"
-        )
-    print("policy evaluation (epmgr simulate; ratio to the oracle / cold starts):")
-    policy_eval.main()
-
-    calls = client_recording.run()
-    print(
-        f"client overhead ({calls['calls']:.0f} calls to a running emulator endpoint): bare httpx "
-        f"{calls['bare_ms']:.2f} ms/call, EndpointClient with recording {calls['client_ms']:.2f} ms/call "
-        f"-> ratio {calls['ratio']:.2f}"
-    )
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, results not written to the docs")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks (by NAME)")
+    parser.add_argument("--out", type=Path, help="folder for the JSON results (default: benchmarks/results)")
+    parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    args = parser.parse_args(argv)
+    known = {harness.name_of(path): path for path in MODULES}
+    if args.list:
+        print("\n".join(known))
+        return 0
+    chosen = args.only or list(known)
+    unknown = [name for name in chosen if name not in known]
+    if unknown:
+        print(f"unknown benchmark {', '.join(unknown)} (expected one of {', '.join(known)})", file=sys.stderr)
+        return 2
+    modules = {name: harness.load(known[name]) for name in chosen}
+    out = args.out or (Path(tempfile.mkdtemp(prefix="epmgr-bench-")) if args.quick else harness.RESULTS)
+    started = time.perf_counter()
+    for name in chosen:
+        print(f"== {name}: {modules[name].TITLE}", flush=True)
+        result = harness.run_one(modules[name], quick=args.quick, out=out)
+        print(modules[name].table(result["figures"]), flush=True)
+        print(f"({result['seconds']:.1f} s, {out / (name + '.json')})\n", flush=True)
+    if not args.quick and out == harness.RESULTS:
+        harness.regenerate(MODULES)
+        print(f"docs/benchmarks.md regenerated from {harness.RESULTS}")
+    print(f"all done in {time.perf_counter() - started:.0f} s")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

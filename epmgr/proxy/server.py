@@ -1,8 +1,14 @@
-"""Serving the proxy with uvicorn: in a background thread (:class:`ProxyServer`, tests and demos) or blocking."""
+"""Serving the proxy with uvicorn: in a background thread (:class:`ProxyServer`, tests and demos) or blocking.
+
+The HTTP stack is uvicorn's fast one where it is installed: ``httptools`` (the C HTTP parser) and ``uvloop`` (the
+libuv event loop), dependencies of epmgr on Linux and macOS; else the pure-Python ``h11`` and ``asyncio``. Measured in
+``benchmarks/proxy_speed.py`` (docs/benchmarks.md): the stack, not epmgr's code, is most of a proxied call's cost.
+"""
 
 from __future__ import annotations
 
 import errno
+import importlib.util
 import socket
 from collections.abc import Callable
 from types import TracebackType
@@ -15,6 +21,15 @@ from epmgr.serving import BackgroundServer, base_url, is_loopback
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8766
+
+
+def fast_stack() -> dict[str, str]:
+    """uvicorn's ``http`` and ``loop`` settings: httptools and uvloop when installed, else h11 and asyncio."""
+    have = importlib.util.find_spec
+    return {
+        "http": "httptools" if have("httptools") else "h11",
+        "loop": "uvloop" if have("uvloop") else "asyncio",
+    }
 
 
 def check_bind(host: str, config: ProxyConfig) -> None:
@@ -91,16 +106,18 @@ def serve(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     announce: Callable[[str], None] | None = None,
+    stack: dict[str, str] | None = None,
 ) -> None:
     """Serve in the foreground until interrupted (the socket is bound first: a busy port is one clear line).
 
-    ``announce`` gets the base URL once the socket is bound.
+    ``announce`` gets the base URL once the socket is bound; ``stack`` overrides :func:`fast_stack` (benchmarks).
     """
     check_bind(host, config)
     sock = listen(host, check_port(port))
     if announce is not None:
         announce(base_url(host, port))
-    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="info", ws="none"))
+    options = stack or fast_stack()
+    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="info", ws="none", **options))  # type: ignore[arg-type]
     try:
         server.run(sockets=[sock])
     finally:

@@ -1,0 +1,10 @@
+"""The benchmarks `make bench` runs, in order: one line each (a module with NAME, TITLE, run, table)."""
+
+MODULES = (
+    "benchmarks.ledger_ingest",
+    "benchmarks.client_recording",
+    "benchmarks.proxy_speed",
+    "benchmarks.fleet_scale",
+    "benchmarks.simulator_speed",
+    "benchmarks.classic",
+)
