@@ -1,7 +1,10 @@
-"""Endpoint JSON (as the HF API returns it) into immutable domain snapshots; answers that are not that JSON.
+"""The JSON of the HF endpoints API, both ways: request bodies from domain values, answers into domain values.
 
-A success status with a body that is not the expected JSON (an HTML login page of a proxy, a wrong
-``EPMGR_HF_API_URL``) becomes one :class:`~epmgr.errors.ApiError` that says what came back and from where.
+Bodies are the ones huggingface_hub's ``create_inference_endpoint`` and ``update_inference_endpoint`` send;
+answers are checked by huggingface_hub's own ``InferenceEndpoint.from_raw`` and
+``InferenceEndpointHardware.from_raw`` before becoming immutable snapshots. A success status with a body that is
+not the expected JSON (an HTML login page of a proxy, a wrong ``EPMGR_HF_API_URL``) becomes one
+:class:`~epmgr.errors.ApiError` that says what came back and from where.
 """
 
 from __future__ import annotations
@@ -14,7 +17,17 @@ from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any
 
-from epmgr.domain.model import EndpointRef, EndpointSnapshot, EndpointState, HardwareOption, Instance
+from huggingface_hub import InferenceEndpoint, InferenceEndpointHardware
+
+from epmgr.domain.model import (
+    EndpointChanges,
+    EndpointRef,
+    EndpointSnapshot,
+    EndpointSpec,
+    EndpointState,
+    HardwareOption,
+    Instance,
+)
 from epmgr.errors import ApiError
 
 
@@ -130,3 +143,82 @@ def hardware_option(hardware: Any) -> HardwareOption:
         gpu_memory_gb=hardware.gpu_memory_gb,
         status=hardware.status,
     )
+
+
+def create_body(spec: EndpointSpec) -> dict[str, Any]:
+    """The body of ``POST /v2/endpoint/{namespace}``, as huggingface_hub builds it."""
+    image = dict(spec.image) if spec.image else None
+    model: dict[str, Any] = {
+        "framework": spec.framework,
+        "repository": spec.repository,
+        "revision": spec.revision,
+        # a flat container with a `url` is a custom image; any other dict is already keyed by variant
+        "image": {"huggingface": {}} if image is None else ({"custom": image} if "url" in image else image),
+    }
+    if spec.task is not None:  # not nullable server-side, unlike the revision
+        model["task"] = spec.task
+    if spec.env:
+        model["env"] = dict(spec.env)
+    body: dict[str, Any] = {
+        "compute": {
+            "accelerator": spec.instance.accelerator,
+            "instanceSize": spec.instance.instance_size,
+            "instanceType": spec.instance.instance_type,
+            "scaling": {
+                "maxReplica": spec.max_replica,
+                "minReplica": spec.min_replica,
+                "scaleToZeroTimeout": spec.scale_to_zero_timeout_min,
+            },
+        },
+        "model": model,
+        "name": spec.name,
+        "provider": {"region": spec.instance.region, "vendor": spec.instance.vendor},
+        "type": spec.endpoint_type,
+    }
+    if spec.tags:
+        body["tags"] = list(spec.tags)
+    return body
+
+
+def update_body(changes: EndpointChanges) -> dict[str, Any]:
+    """The body of ``PUT /v2/endpoint/{namespace}/{name}``: only the fields given (the server merges them)."""
+    compute = _given(
+        accelerator=changes.accelerator, instanceSize=changes.instance_size, instanceType=changes.instance_type
+    )
+    scaling = _given(
+        maxReplica=changes.max_replica,
+        minReplica=changes.min_replica,
+        scaleToZeroTimeout=changes.scale_to_zero_timeout_min,
+    )
+    if scaling:
+        compute["scaling"] = scaling
+    model = _given(
+        repository=changes.repository, framework=changes.framework, revision=changes.revision, task=changes.task
+    )
+    return _given(compute=compute or None, model=model or None)
+
+
+def _given(**fields: Any) -> dict[str, Any]:
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def endpoint_from(raw: Any, namespace: str) -> EndpointSnapshot:
+    """One endpoint answer, checked by huggingface_hub's ``InferenceEndpoint.from_raw``, as a snapshot.
+
+    Raises:
+        KeyError, TypeError: The answer lacks what huggingface_hub requires (the caller makes it an ApiError).
+    """
+    if not isinstance(raw, dict):
+        raise TypeError(f"an endpoint is {type(raw).__name__}, not a JSON object")
+    parsed = InferenceEndpoint.from_raw(raw, namespace=namespace, token=False)  # holds no token, makes no call
+    return snapshot_from_payload(parsed.raw, namespace)
+
+
+def hardware_from(answer: Any) -> list[InferenceEndpointHardware]:
+    """The answer of ``GET /v2/provider/{namespace}``, parsed by huggingface_hub as its method does."""
+    return [
+        InferenceEndpointHardware.from_raw(compute, vendor=vendor["name"], region=region["name"])
+        for vendor in answer["vendors"]
+        for region in vendor["regions"]
+        for compute in region["computes"]
+    ]
