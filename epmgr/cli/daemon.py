@@ -13,6 +13,7 @@ import click
 from epmgr.adapters.hf import api_from_settings
 from epmgr.cli.context import AppContext, emit, json_option, pass_app
 from epmgr.cli.render import money, table
+from epmgr.cli.status_outbox import outbox_counts, outbox_line
 from epmgr.clock import SystemClock
 from epmgr.config import Settings
 from epmgr.config_toml import EXPECTED_LISTEN, check_listen
@@ -120,9 +121,12 @@ def status(app: AppContext, watch: float | None) -> None:
             if alive and lease
             else "daemon: none running"
         )
+        outbox = outbox_line(ledger, now)
+        lease_text += f"\n{outbox}" if outbox else ""
         data = {
             "endpoints": [report_dict(e, report.started_at) for e in report.endpoints],
             "errors": report.errors,
+            "notifications": outbox_counts(ledger),
             "daemon": {"holder": lease.holder, "expires_at": lease.expires_at.isoformat()} if alive and lease else None,
         }
         if watch is not None and not app.json:
