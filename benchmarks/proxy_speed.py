@@ -74,7 +74,7 @@ def minimal_app(upstream: str) -> Any:
             return
         request = Request(scope, receive)
         body = await request.body()
-        outgoing = client.build_request(request.method, upstream + request.url.path.split("/", 2)[-1], content=body,
+        outgoing = client.build_request(request.method, "/".join(filter(None, [upstream, request.url.path.removeprefix("/").partition("/")[2]])), content=body,
                                         headers={"content-type": request.headers.get("content-type", "")})  # fmt: skip
         answer = await client.send(outgoing, stream=True)
         kept = {k: v for k, v in answer.headers.items() if k not in ("content-length", "transfer-encoding")}
@@ -146,7 +146,7 @@ def run(quick: bool = False) -> dict[str, float]:
         for stack_name in STACKS:
             base = stack.enter_context(server("epmgr", stack_name, env))
             targets[f"epmgr_{stack_name}"] = f"{base}/bench"
-            base = stack.enter_context(server("minimal", stack_name, env, upstream=endpoint.url.rstrip("/") + "/"))
+            base = stack.enter_context(server("minimal", stack_name, env, upstream=endpoint.url.rstrip("/")))
             targets[f"minimal_{stack_name}"] = f"{base}/bench"
         http = stack.enter_context(
             httpx.Client(

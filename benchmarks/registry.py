@@ -6,5 +6,6 @@ MODULES = (
     "benchmarks.proxy_speed",
     "benchmarks.fleet_scale",
     "benchmarks.simulator_speed",
-    "benchmarks.classic",
+    "benchmarks.cost_spend",
+    "benchmarks.cost_savings_traces",
 )
