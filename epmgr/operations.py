@@ -18,14 +18,14 @@ from epmgr.domain.model import (
     Outcome,
     StateChange,
 )
-from epmgr.domain.wake import WakeStep, next_sleep, next_wake_step, poll_delay
-from epmgr.errors import ApiUnavailable, EndpointFailed, EpmgrError, WakeTimeout
+from epmgr.domain.wake import PollCadence
+from epmgr.domain.wakeflow import Look, Probe, Reply, Seen, Target, Wait, wake_flow
+from epmgr.errors import ApiUnavailable, EpmgrError
 from epmgr.ledger import Ledger
 from epmgr.observe import observe_snapshot
 from epmgr.ports import EndpointsAPI
 
 Progress = Callable[[EndpointSnapshot, timedelta], None]
-MIN_POLL = timedelta(milliseconds=10)  # the shortest pause between two looks while waiting
 
 
 @dataclass
@@ -81,10 +81,10 @@ class Operator:
         on_progress: Progress | None = None,
         poll_cap: timedelta = timedelta(seconds=5),
     ) -> EndpointSnapshot:
-        """Poll until the endpoint is running and its health route answers 200.
+        """Wait, without waking it, until the endpoint is running and its health route answers 200.
 
-        The API failing for a while (ApiUnavailable after the adapter's retries) does not end a wait of minutes:
-        it is asked again at the next poll, until the deadline.
+        Runs the client's wake flow (:func:`~epmgr.domain.wakeflow.wake_flow`) with waking off: the API failing
+        for a while does not end a wait of minutes; it is asked again at its next turn, until the deadline.
 
         Raises:
             EndpointFailed: It is failed (or its update failed).
@@ -92,46 +92,28 @@ class Operator:
             ApiUnavailable: The API never answered before the deadline.
         """
         started = self.clock.now()
-        attempt = 0
+        target = Target(str(self.ref(name)), wake=False)
+        flow = wake_flow(target, started, timeout, PollCadence(api_cap=poll_cap))
         last: EndpointSnapshot | None = None
-        while True:
-            attempt += 1
-            try:
-                snapshot: EndpointSnapshot | None = self.api.get(name)
-            except ApiUnavailable:
-                if last is None and self.clock.now() - started >= timeout:
-                    raise
-                snapshot = None
-            waited = self.clock.now() - started
-            if snapshot is not None:
-                last = snapshot
-                self.observe(snapshot)
-                if on_progress is not None:
-                    on_progress(snapshot, waited)
-                step = next_wake_step(snapshot.state)
-                if step == WakeStep.FAIL:
-                    raise EndpointFailed(
-                        f"{snapshot.ref} is {snapshot.state.value}: {snapshot.message or 'no message'}; "
-                        "it needs a person",
-                        endpoint=str(snapshot.ref),
-                    )
-                if step == WakeStep.READY and self.api.is_healthy(snapshot):
-                    return snapshot
-            if waited >= timeout and last is not None:
-                raise _timeout(last, waited, next_wake_step(last.state))
-            delay = next_sleep(poll_delay(attempt, cap=poll_cap), waited, timeout, floor=MIN_POLL)
-            self.clock.sleep(delay.total_seconds())
-
-
-def _timeout(snapshot: EndpointSnapshot, waited: timedelta, step: WakeStep) -> WakeTimeout:
-    hint = {
-        WakeStep.RESUME: " (a paused endpoint needs `epmgr resume`)",
-        WakeStep.TRIGGER: " (a scaled-to-zero endpoint wakes on a request or `epmgr resume`)",
-    }.get(step, "")
-    seconds = waited.total_seconds()
-    return WakeTimeout(
-        f"{snapshot.ref} was not ready after {seconds:.0f}s; last state {snapshot.state.value}{hint}",
-        endpoint=str(snapshot.ref),
-        last_state=snapshot.state.value,
-        waited_s=seconds,
-    )
+        try:
+            step = next(flow)
+            while True:
+                value: object = None
+                if isinstance(step, Look) and step.ask_api:
+                    try:
+                        last = self.api.get(name)
+                    except ApiUnavailable as exc:
+                        value = exc
+                    else:
+                        self.observe(last)
+                        if on_progress is not None:
+                            on_progress(last, self.clock.now() - started)
+                        value = Seen(last.state, last.url, last.health_route, last.message)
+                elif isinstance(step, Probe) and last is not None:
+                    value = 200 if self.api.is_healthy(last) else 503
+                elif isinstance(step, Wait):
+                    self.clock.sleep(step.delay.total_seconds())
+                step = flow.send(Reply(self.clock.now(), value))
+        except StopIteration:
+            assert last is not None
+            return last

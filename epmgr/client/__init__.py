@@ -1,18 +1,30 @@
 """The auto-wake client: call a dedicated endpoint whatever state it is in, and record each call in the ledger.
 
 - :class:`EndpointClient` / :class:`AsyncEndpointClient`: ``text_generation``, ``chat_completion``, raw requests
-  and ``ensure_awake``, built from an endpoint name or URL;
+  and ``ensure_awake``, built from an endpoint name or URL (no I/O until the first request);
 - :class:`WakingTransport` / :class:`AsyncWakingTransport`: the same for any httpx-based code (``transport=``);
-- :class:`ActivityRecorder`: batched, off-the-hot-path request records.
+- :class:`ActivityRecorder`: batched, off-the-hot-path request records (one per process and ledger);
+- :class:`WakeCoordinator`: the port for the wake lease and published states (:class:`LedgerCoordinator`,
+  :class:`InProcessCoordinator`).
 
+A call on a paused endpoint crosses these files of epmgr between the caller and the socket: ``client/sync.py``
+(or ``aio.py``) → ``client/transport.py`` (the exchange: send, "asleep", wake, send again) → ``client/waker.py``
+(the driver) → ``domain/wakeflow.py`` (the flow, which decides) → ``client/coordinator.py`` (lease, audited
+resume) → ``adapters/hf.py`` (the management API); the answer comes back through ``transport.py``.
+
+Importing this package loads neither SQLAlchemy, Alembic nor click (``tests/test_architecture.py`` pins it):
+the ledger, the configuration and the HF adapter are imported by the first request that needs them.
 See docs/client.md.
 """
 
 from epmgr.client.aio import AsyncEndpointClient
+from epmgr.client.coordinator import InProcessCoordinator, LedgerCoordinator, WakeCoordinator
 from epmgr.client.recorder import ActivityRecorder
+from epmgr.client.runtime import Runtime, default_runtime
 from epmgr.client.sync import EndpointClient
 from epmgr.client.transport import COLD_START_HEADER, AsyncWakingTransport, WakingTransport
-from epmgr.client.waker import Ready, Waker
+from epmgr.client.waker import Waker
+from epmgr.domain.wakeflow import Ready
 
 __all__ = [
     "COLD_START_HEADER",
@@ -20,7 +32,12 @@ __all__ = [
     "AsyncEndpointClient",
     "AsyncWakingTransport",
     "EndpointClient",
+    "InProcessCoordinator",
+    "LedgerCoordinator",
     "Ready",
+    "Runtime",
+    "WakeCoordinator",
     "Waker",
     "WakingTransport",
+    "default_runtime",
 ]

@@ -12,17 +12,17 @@ import httpx
 
 from epmgr.client import payloads
 from epmgr.client.context import ClientParts, build_parts
-from epmgr.client.sync import http_options
+from epmgr.client.sync import endpoint_url, http_options
 from epmgr.client.transport import AsyncWakingTransport, translated
-from epmgr.client.waker import Ready
+from epmgr.domain.wakeflow import Ready
 
 
 class AsyncEndpointClient:
     """A client for one dedicated endpoint that wakes it on demand (asyncio).
 
     Same arguments, behaviour and errors as :class:`~epmgr.client.sync.EndpointClient`; the methods are
-    coroutines, and a stream is an async iterator. Building it reads the configuration (and may ask the API
-    once to match a URL), which blocks briefly.
+    coroutines, and a stream is an async iterator. Building it reads the configuration only; the first request
+    asks the API (once per process for a URL).
 
     Example:
         >>> async with AsyncEndpointClient("phi3-mini") as client:  # doctest: +SKIP
@@ -47,24 +47,25 @@ class AsyncEndpointClient:
             endpoint, namespace=namespace, wake_timeout=wake_timeout, record=record, **options
         )
         self.transport = AsyncWakingTransport(
-            self.parts.waker, self.parts.recorder, hold_s=self.parts.waker.timeout.total_seconds() if hold else None
+            self.parts, hold_s=self.parts.waker.timeout.total_seconds() if hold else None
         )
         self._http = httpx.AsyncClient(transport=self.transport, **http_options(self.parts, headers, timeout))
 
     def __repr__(self) -> str:
         return f"AsyncEndpointClient({self.parts.waker.name!r})"
 
+    @property
+    def url(self) -> str | None:
+        """The endpoint's URL if known (None until the first request, or while paused and never seen running)."""
+        return self.parts.waker.url
+
     async def ensure_awake(self) -> Ready:
         """Wake the endpoint if needed and return once it serves."""
-        await asyncio.to_thread(self.parts.resolve_url)
-        return await self.transport.ensure_awake()
+        await asyncio.to_thread(self.parts.prepare)
+        return await self.parts.waker.ensure_awake_async()
 
     async def _url(self, path: str) -> str:
-        base = self.parts.waker.url or await asyncio.to_thread(self.parts.resolve_url)
-        if base is None:
-            base = (await self.ensure_awake()).url
-            self.transport.mark_woken()
-        return f"{base}/{path.lstrip('/')}" if path else base
+        return endpoint_url(self.parts, path)
 
     async def request(self, method: str, path: str = "", **kwargs: Any) -> httpx.Response:
         """Any request to the endpoint (``path`` relative to its URL); POSTs wake it and are recorded."""

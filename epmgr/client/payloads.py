@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from huggingface_hub import (
-    ChatCompletionOutput,
-    ChatCompletionStreamOutput,
-    TextGenerationOutput,
-    TextGenerationStreamOutput,
-)
+
+if TYPE_CHECKING:  # imported by the first answer parsed (importing epmgr.client stays light)
+    from huggingface_hub import (
+        ChatCompletionOutput,
+        ChatCompletionStreamOutput,
+        TextGenerationOutput,
+        TextGenerationStreamOutput,
+    )
 
 from epmgr.errors import ApiError, AuthError, BadRequest
 
@@ -91,6 +93,8 @@ def parse_text_generation(data: Any, *, details: bool) -> str | TextGenerationOu
     """``generated_text`` (or the whole output with ``details``) of a TGI answer (a list of one, or an object)."""
     first = data[0] if isinstance(data, list) else data
     if details:
+        from huggingface_hub import TextGenerationOutput
+
         return TextGenerationOutput.parse_obj_as_instance(first)
     return str(first["generated_text"])
 
@@ -116,15 +120,21 @@ def parse_text_event(line: str, *, details: bool) -> str | TextGenerationStreamO
     data = _event(line)
     if data is None:
         return None
+    from huggingface_hub import TextGenerationStreamOutput
+
     output = TextGenerationStreamOutput.parse_obj_as_instance(data)
     return output if details else output.token.text
 
 
 def parse_chat(data: Any) -> ChatCompletionOutput:
+    from huggingface_hub import ChatCompletionOutput
+
     return ChatCompletionOutput.parse_obj_as_instance(data)
 
 
 def parse_chat_event(line: str) -> ChatCompletionStreamOutput | None:
     """One server-sent line of a chat stream."""
     data = _event(line)
+    from huggingface_hub import ChatCompletionStreamOutput
+
     return None if data is None else ChatCompletionStreamOutput.parse_obj_as_instance(data)

@@ -18,21 +18,20 @@ import atexit
 import json
 import logging
 import threading
-import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from epmgr.clock import Clock, SystemClock
 from epmgr.domain.model import EndpointRef, RequestRecord
 from epmgr.errors import EpmgrError
-from epmgr.ledger import Ledger
-from epmgr.ledger.store import RequestFinish
+
+if TYPE_CHECKING:  # the ledger (SQLAlchemy) is imported only by the first flush
+    from epmgr.ledger import Ledger
 
 log = logging.getLogger(__name__)
 
 WARN_EVERY = timedelta(minutes=1)
-
-_LIVE: weakref.WeakSet[ActivityRecorder] = weakref.WeakSet()
 
 
 @dataclass
@@ -97,11 +96,15 @@ class ActivityRecorder:
         self.written = 0  # rows inserted (for tests and benchmarks)
         self._thread = threading.Thread(target=self._run, name="epmgr-recorder", daemon=True)
         self._thread.start()
-        _LIVE.add(self)
+        atexit.register(self.close)  # what is queued is written at exit
 
-    def start(self, ref: EndpointRef, started_at: datetime | None = None) -> Pending:
-        """Note that a request to ``ref`` starts now; returns the handle to finish it with."""
-        pending = Pending(ref, started_at or self.clock.now(), self.client_id)
+    def start(self, ref: EndpointRef, started_at: datetime | None = None, *, client_id: str | None = None) -> Pending:
+        """Note that a request to ``ref`` starts now; returns the handle to finish it with.
+
+        ``client_id`` overrides the recorder's own (one recorder serves the clients, LangChain objects and proxy
+        of a process).
+        """
+        pending = Pending(ref, started_at or self.clock.now(), client_id or self.client_id)
         with self._lock:
             self._new.append(pending)
             waiting = len(self._new)
@@ -212,6 +215,8 @@ class ActivityRecorder:
                         done.append(p)  # it finished while its in-flight row was being written
 
     def _write_done(self, done: list[Pending]) -> None:
+        from epmgr.ledger.store import RequestFinish
+
         if done:
             finishes = []
             for p in done:
@@ -240,7 +245,7 @@ class ActivityRecorder:
         if lost:
             self.dropped += lost
             log.warning("the ledger is unavailable at exit: %d request records dropped", lost)
-        _LIVE.discard(self)
+        atexit.unregister(self.close)
 
 
 def token_counts(body: bytes | None) -> tuple[int | None, int | None]:
@@ -277,9 +282,3 @@ def token_counts(body: bytes | None) -> tuple[int | None, int | None]:
 
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-@atexit.register
-def _flush_at_exit() -> None:
-    for recorder in list(_LIVE):
-        recorder.close()

@@ -5,20 +5,29 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import httpx
-from huggingface_hub import ChatCompletionOutput, ChatCompletionStreamOutput
 
 from epmgr.client import payloads
 from epmgr.client.context import ClientParts, build_parts
-from epmgr.client.transport import WakingTransport, translated
-from epmgr.client.waker import Ready
+from epmgr.client.transport import UNKNOWN_BASE, WakingTransport, translated
+from epmgr.domain.wakeflow import Ready
+
+if TYPE_CHECKING:
+    from huggingface_hub import ChatCompletionOutput, ChatCompletionStreamOutput
 
 
 def http_timeout(wake_timeout: float, read: float | None) -> httpx.Timeout:
     """A held request may wait for a whole cold start: the read timeout covers the wake (unless given)."""
     return httpx.Timeout(read if read is not None else wake_timeout + 60, connect=10.0)
+
+
+def endpoint_url(parts: ClientParts, path: str) -> str:
+    """Where a request goes: under the endpoint's URL, or under the transport's stand-in while it is not known
+    (the transport learns the URL, waking the endpoint if need be, and sends there)."""
+    base = parts.waker.url or UNKNOWN_BASE
+    return f"{base}/{path.lstrip('/')}" if path else base
 
 
 def http_options(parts: ClientParts, headers: dict[str, str] | None, timeout: float | None) -> dict[str, Any]:
@@ -72,9 +81,7 @@ class EndpointClient:
         self.parts = parts or build_parts(
             endpoint, namespace=namespace, wake_timeout=wake_timeout, record=record, **options
         )
-        self.transport = WakingTransport(
-            self.parts.waker, self.parts.recorder, hold_s=self.parts.waker.timeout.total_seconds() if hold else None
-        )
+        self.transport = WakingTransport(self.parts, hold_s=self.parts.waker.timeout.total_seconds() if hold else None)
         self._http = httpx.Client(transport=self.transport, **http_options(self.parts, headers, timeout))
 
     def __repr__(self) -> str:
@@ -82,20 +89,16 @@ class EndpointClient:
 
     @property
     def url(self) -> str | None:
-        """The endpoint's URL (None while it is paused and was never seen running)."""
-        return self.parts.resolve_url()
+        """The endpoint's URL (None while it is paused and was never seen running); may ask the API once."""
+        return self.parts.url()
 
     def ensure_awake(self) -> Ready:
         """Wake the endpoint if needed and return once it serves (see the class for the errors)."""
-        self.parts.resolve_url()
+        self.parts.prepare()
         return self.parts.waker.ensure_awake()
 
     def _url(self, path: str) -> str:
-        base = self.parts.resolve_url()
-        if base is None:
-            base = self.ensure_awake().url
-            self.transport.mark_woken()
-        return f"{base}/{path.lstrip('/')}" if path else base
+        return endpoint_url(self.parts, path)
 
     # -- raw requests -------------------------------------------------------------------------------
 

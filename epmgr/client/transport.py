@@ -7,13 +7,16 @@ huggingface_hub's client factory (which then also carries the management API's c
     from huggingface_hub import InferenceClient, set_client_factory
     transport = WakingTransport.for_endpoint("phi3-mini")
     set_client_factory(lambda: httpx.Client(transport=transport))
-    InferenceClient(model=transport.waker.url).text_generation("Hello")
+    InferenceClient(model=transport.url).text_generation("Hello")
 
-A request is sent as is (with ``X-Scale-Up-Timeout``, so a scaled-to-zero endpoint holds it while it scales up:
-no management-API call at all). An answer that means "asleep" (503, 502, 400 ``Invalid state``, or no
-connection) makes the transport wake the endpoint (:class:`~epmgr.client.waker.Waker`, single flight) and send
-again. Every answer carries ``X-Epmgr-Cold-Start: true|false``. Streams are passed through chunk by chunk; the
-request is recorded as finished when its stream closes.
+Only the transport decides to wake. A request is sent as is, one request per call whatever the gap since the
+last (with ``X-Scale-Up-Timeout``, so a scaled-to-zero endpoint holds it while it scales up: no management-API
+call at all). An answer that means "asleep" (503, 502, 400 ``Invalid state``, or no connection) makes the
+transport wake the endpoint (:class:`~epmgr.client.waker.Waker`, single flight) and send again; a request to
+:data:`UNKNOWN_BASE` (a paused endpoint whose URL was never seen) is woken first, then sent to the real URL.
+Every answer carries ``X-Epmgr-Cold-Start: true|false``. Streams are passed through chunk by chunk; the
+request is recorded as finished when its stream closes. The sync and async transports drive one exchange
+(:meth:`_Core.exchange`), as the wake is one flow with two drivers.
 
 A broken connection never reaches the caller as a raw httpx error: a read, write or protocol error (a kept-alive
 connection the server closed) is sent again once, then it, a timeout or any other transport error becomes
@@ -22,23 +25,21 @@ connection the server closed) is sent again once, then it, a timeout or any othe
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 
 import httpx
 
+from epmgr.client.context import ClientParts
 from epmgr.client.recorder import ActivityRecorder, Pending
-from epmgr.client.waker import Ready, Waker, tls_context
+from epmgr.client.waker import SCALE_UP_HEADER, Ready, Waker, tls_context
+from epmgr.domain.model import EndpointState
 from epmgr.errors import ApiUnavailable, WakeTimeout
 
 COLD_START_HEADER = "X-Epmgr-Cold-Start"
-SCALE_UP_HEADER = "X-Scale-Up-Timeout"
+UNKNOWN_BASE = "http://epmgr.endpoint.invalid"  # stands for the URL of an endpoint not yet seen running
 ASLEEP_STATUSES = frozenset({502, 503})
-FRESH_S = 30.0  # an endpoint that answered this recently is taken as warm without a health check
 _KEEP_BODY = 64 * 1024  # bytes of an answer kept for token counting (a stream keeps its tail)
 SENT_AGAIN = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)  # a stale kept-alive connection
 
@@ -56,36 +57,6 @@ def translated(endpoint: str) -> Iterator[None]:
         yield
     except httpx.TransportError as exc:
         raise broken(endpoint, exc) from exc
-
-
-def send_once_more(endpoint: str, send: Callable[[], httpx.Response]) -> httpx.Response:
-    """``send()``, again once after a stale-connection error; ConnectError passes (it means "asleep")."""
-    for attempt in (1, 2):
-        try:
-            return send()
-        except httpx.ConnectError:
-            raise
-        except SENT_AGAIN as exc:
-            if attempt == 2:
-                raise broken(endpoint, exc) from exc
-        except httpx.TransportError as exc:
-            raise broken(endpoint, exc) from exc
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-async def send_once_more_async(endpoint: str, send: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
-    """The asyncio twin of :func:`send_once_more`."""
-    for attempt in (1, 2):
-        try:
-            return await send()
-        except httpx.ConnectError:
-            raise
-        except SENT_AGAIN as exc:
-            if attempt == 2:
-                raise broken(endpoint, exc) from exc
-        except httpx.TransportError as exc:
-            raise broken(endpoint, exc) from exc
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def needs_wake(response: httpx.Response) -> bool:
@@ -169,34 +140,62 @@ class _Done:
             self.recorder.finish(self.pending, self.status, body=body)
 
 
+class _Send:
+    """Send the request. Reply: the response, or the httpx.TransportError the sending raised."""
+
+
+@dataclass(frozen=True)
+class _Read:
+    """Read the (400) answer's body. Reply: None."""
+
+    response: httpx.Response
+
+
+@dataclass(frozen=True)
+class _Drop:
+    """Close an "asleep" answer. Reply: None."""
+
+    response: httpx.Response
+
+
+@dataclass(frozen=True)
+class _Wake:
+    """Wake the endpoint (single flight; a wake that finished after ``since`` is reused). Reply: Ready."""
+
+    since: object
+
+
+@dataclass(frozen=True)
+class _Prepare:
+    """Complete the parts (the first request: API, ledger, URL). Reply: None."""
+
+
+SEND = _Send()
+PREPARE = _Prepare()
+_Op = _Send | _Read | _Drop | _Wake | _Prepare
+
+
 class _Core:
-    """What both transports share: which requests to handle, and the bookkeeping around them."""
+    """What both transports share: which requests to handle, and the one exchange they both drive."""
 
-    def __init__(self, waker: Waker, recorder: ActivityRecorder | None, hold_s: float | None) -> None:
-        self.waker = waker
-        self.recorder = recorder
+    def __init__(self, parts: ClientParts, hold_s: float | None) -> None:
+        self.parts = parts
+        self.waker = parts.waker
         self.hold_s = hold_s
-        self.last_ok = 0.0  # monotonic time of the last answer that was not "asleep"
-        self.woken = False  # a client woke the endpoint before its first request (it had no URL yet)
-
-    def take_woken(self) -> bool:
-        woken, self.woken = self.woken, False
-        return woken
-
-    def should_look(self) -> bool:
-        """A held request hides a cold start: after a quiet spell, one health check tells whether it is one."""
-        return self.hold_s is not None and self.waker.url is not None and time.monotonic() - self.last_ok > FRESH_S
-
-    def looked_cold(self, status: int | None) -> bool:
-        return status != 200
 
     def handles(self, request: httpx.Request) -> bool:
-        if request.method != "POST":
-            return False
+        """POSTs under the endpoint's URL, and any request under :data:`UNKNOWN_BASE`."""
+        if request.url.host == "epmgr.endpoint.invalid":
+            return True
         base = self.waker.url
-        return base is not None and str(request.url).startswith(base)
+        return request.method == "POST" and base is not None and str(request.url).startswith(base)
 
-    def prepare(self, request: httpx.Request) -> None:
+    def route(self, request: httpx.Request) -> None:
+        """Point a request made before the URL was known at the URL, and hold it if holding is on."""
+        if self.waker.url is not None and request.url.host == "epmgr.endpoint.invalid":
+            rest = str(request.url)[len(UNKNOWN_BASE) :]
+            request.url = httpx.URL(self.waker.url + rest)
+            request.headers["Host"] = request.url.netloc.decode("ascii")
         if self.hold_s and SCALE_UP_HEADER.lower() not in request.headers:
             request.headers[SCALE_UP_HEADER] = str(int(self.hold_s))
 
@@ -207,198 +206,187 @@ class _Core:
             left = max(1, int(self.waker.timeout.total_seconds() - waited_s))
             request.headers[SCALE_UP_HEADER] = str(left)
 
-    def start(self) -> Pending | None:
-        if self.recorder is None or self.waker.ref is None:
-            return None
-        return self.recorder.start(self.waker.ref)
-
-    def fail(self, pending: Pending | None) -> None:
-        if self.recorder is not None and pending is not None:
-            self.recorder.finish(pending, None)
-
-    def deadline_passed(self, waited_s: float) -> bool:
-        return waited_s > self.waker.timeout.total_seconds()
-
-    def timeout_error(self, waited_s: float) -> WakeTimeout:
-        return WakeTimeout(
-            f"{self.waker.name} kept answering as asleep for {waited_s:.1f}s after it was ready",
-            endpoint=self.waker.name,
-            last_state="running",
-            waited_s=waited_s,
-        )
-
-    def finish(self, response: httpx.Response, pending: Pending | None, cold: bool) -> _Done:
-        self.last_ok = time.monotonic()
-        response.headers[COLD_START_HEADER] = "true" if cold else "false"
-        return _Done(self.recorder, pending, response.status_code)
+    def exchange(self, request: httpx.Request) -> Generator[_Op, object, tuple[httpx.Response, _Done]]:
+        """Send ``request``, waking the endpoint when the answer says it sleeps, until it is served."""
+        if not self.parts.prepared:
+            yield PREPARE
+        parts, name, clock = self.parts, self.waker.name, self.waker.clock
+        recorder = parts.recorder
+        pending = recorder.start(parts.ref, client_id=parts.client_id) if recorder and parts.ref else None
+        first, parts.first_state = parts.first_state, None
+        cold = first in (EndpointState.PAUSED, EndpointState.SCALED_TO_ZERO)
+        started = clock.now()
+        try:
+            if self.waker.url is None:  # paused and never seen running: wake it to learn where to send
+                cold = True
+                self.held(request, (yield _Wake(None)), 0.0)  # type: ignore[arg-type]
+            stale = 0
+            while True:
+                self.route(request)
+                sent_at = clock.now()
+                answer = yield SEND
+                response: httpx.Response | None = None
+                if isinstance(answer, SENT_AGAIN) and stale == 0:
+                    stale += 1
+                    continue
+                if isinstance(answer, httpx.TransportError) and not isinstance(answer, httpx.ConnectError):
+                    raise broken(name, answer) from answer
+                if isinstance(answer, httpx.Response):
+                    response = answer
+                    if response.status_code == 400:
+                        yield _Read(response)
+                    if not needs_wake(response):
+                        response.headers[COLD_START_HEADER] = "true" if cold else "false"
+                        return response, _Done(recorder, pending, response.status_code)
+                    yield _Drop(response)
+                cold = True  # a ConnectError, or an answer saying "asleep"
+                ready = yield _Wake(sent_at)
+                waited_s = (clock.now() - started).total_seconds()
+                if waited_s > self.waker.timeout.total_seconds():
+                    raise WakeTimeout(
+                        f"{name} kept answering as asleep for {waited_s:.1f}s after it was ready",
+                        endpoint=name,
+                        last_state="running",
+                        waited_s=waited_s,
+                    )
+                self.held(request, ready, waited_s)  # type: ignore[arg-type]
+        except BaseException:
+            if recorder is not None and pending is not None:
+                recorder.finish(pending, None)
+            raise
 
 
 class WakingTransport(httpx.BaseTransport):
     """A sync httpx transport that wakes its endpoint on demand and records each request.
 
     Args:
-        waker: The endpoint's waker (see :meth:`for_endpoint` to build one from the configuration).
-        recorder: Where requests are recorded (None: not recorded).
+        parts: The endpoint's parts (see :meth:`for_endpoint` to build them from the configuration).
         inner: The transport that really sends (default: ``httpx.HTTPTransport()``).
         hold_s: ``X-Scale-Up-Timeout`` sent with each request (None: not sent).
     """
 
     def __init__(
-        self,
-        waker: Waker,
-        recorder: ActivityRecorder | None = None,
-        *,
-        inner: httpx.BaseTransport | None = None,
-        hold_s: float | None = 600,
+        self, parts: ClientParts | Waker, *, inner: httpx.BaseTransport | None = None, hold_s: float | None = 600
     ) -> None:
         self.inner = inner or httpx.HTTPTransport(verify=tls_context())
-        self._core = _Core(waker, recorder, hold_s)
-        self.waker = waker
-        self.recorder = recorder
+        self._core = _Core(_parts_of(parts), hold_s)
+        self.parts = self._core.parts
+        self.waker = self.parts.waker
+
+    @property
+    def url(self) -> str:
+        """The endpoint's URL (:data:`UNKNOWN_BASE` while paused and never seen running: requests to it wake it)."""
+        return self.parts.url() or UNKNOWN_BASE
 
     @classmethod
     def for_endpoint(cls, endpoint: str, *, namespace: str | None = None, **options: object) -> WakingTransport:
-        """A transport for endpoint ``endpoint`` (a name or a URL), configured like the CLI (settings, env).
-
-        Its URL routes the requests, so a paused endpoint (which has none) is woken here.
-        """
+        """A transport for endpoint ``endpoint`` (a name or a URL), configured like the CLI (settings, env)."""
         from epmgr.client.sync import EndpointClient
 
-        client = EndpointClient(endpoint, namespace=namespace, **options)  # type: ignore[arg-type]
-        if client.url is None:
-            client.ensure_awake()
-            client.transport.mark_woken()
-        return client.transport
-
-    def mark_woken(self) -> None:
-        """The next request's answer says cold start (its endpoint was woken before it was sent)."""
-        self._core.woken = True
+        return EndpointClient(endpoint, namespace=namespace, **options).transport  # type: ignore[arg-type]
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         core = self._core
+        if not self.parts.prepared and request.method == "POST":  # the first request learns the URL
+            self.parts.prepare()
         if not core.handles(request):
             return self.inner.handle_request(request)
         request.read()  # the body is sent again after a wake
-        pending = core.start()
-        cold = core.take_woken() or (
-            core.should_look() and core.looked_cold(self.waker.health_status(str(self.waker.url)))
-        )
-        clock = self.waker.clock
-        started = clock.now()
+        exchange = core.exchange(request)
+        name = self.waker.name
         try:
+            op = next(exchange)
             while True:
-                core.prepare(request)
-                sent_at = clock.now()
-                try:
-                    response = send_once_more(self.waker.name, lambda: self.inner.handle_request(request))
-                except httpx.ConnectError:  # a paused real endpoint may refuse the connection
-                    response = None
-                if response is not None:
-                    if response.status_code == 400:
-                        with translated(self.waker.name):
-                            response.read()
-                    if not needs_wake(response):
-                        done = core.finish(response, pending, cold)
-                        stream = _RecordingStream(response.stream, done, self.waker.name)  # type: ignore[arg-type]
-                        response.stream = stream
-                        return response
-                    response.close()
-                cold = True
-                ready = self.waker.ensure_awake(since=sent_at)
-                waited_s = (clock.now() - started).total_seconds()
-                if core.deadline_passed(waited_s):
-                    raise core.timeout_error(waited_s)
-                core.held(request, ready, waited_s)
-        except BaseException:
-            core.fail(pending)
-            raise
+                reply: object = None
+                if op is SEND:
+                    try:
+                        reply = self.inner.handle_request(request)
+                    except httpx.TransportError as exc:
+                        reply = exc
+                elif isinstance(op, _Read):
+                    with translated(name):
+                        op.response.read()
+                elif isinstance(op, _Drop):
+                    op.response.close()
+                elif isinstance(op, _Wake):
+                    reply = self.waker.ensure_awake(since=op.since)  # type: ignore[arg-type]
+                elif isinstance(op, _Prepare):
+                    self.parts.prepare()
+                op = exchange.send(reply)
+        except StopIteration as finished:
+            response, done = finished.value
+            response.stream = _RecordingStream(response.stream, done, name)
+            sent: httpx.Response = response
+            return sent
 
     def close(self) -> None:
         """Close the connections and the waker's; flush the queued records."""
         self.inner.close()
-        self.waker.close()
-        if self.recorder is not None:
-            self.recorder.flush()
+        self.parts.close()
 
 
 class AsyncWakingTransport(httpx.AsyncBaseTransport):
-    """The asyncio twin of :class:`WakingTransport`; the wake runs in a worker thread, one per endpoint.
+    """The asyncio twin of :class:`WakingTransport` (the same exchange, the async wake driver).
 
     Args: as :class:`WakingTransport` (``inner`` defaults to ``httpx.AsyncHTTPTransport()``).
     """
 
     def __init__(
-        self,
-        waker: Waker,
-        recorder: ActivityRecorder | None = None,
-        *,
-        inner: httpx.AsyncBaseTransport | None = None,
-        hold_s: float | None = 600,
+        self, parts: ClientParts | Waker, *, inner: httpx.AsyncBaseTransport | None = None, hold_s: float | None = 600
     ) -> None:
         self.inner = inner or httpx.AsyncHTTPTransport(verify=tls_context())
-        self._core = _Core(waker, recorder, hold_s)
-        self.waker = waker
-        self.recorder = recorder
-        self._wakes: dict[int, asyncio.Future[Ready]] = {}
-
-    async def ensure_awake(self, since: datetime | None = None) -> Ready:
-        """Wake the endpoint from a worker thread; tasks of one event loop share one wake."""
-        loop = asyncio.get_running_loop()
-        key = id(loop)
-        running = self._wakes.get(key)
-        if running is None or running.done():
-            running = asyncio.ensure_future(asyncio.to_thread(self.waker.ensure_awake, since))
-            self._wakes[key] = running
-        return await asyncio.shield(running)
-
-    def mark_woken(self) -> None:
-        """The next request's answer says cold start (its endpoint was woken before it was sent)."""
-        self._core.woken = True
+        self._core = _Core(_parts_of(parts), hold_s)
+        self.parts = self._core.parts
+        self.waker = self.parts.waker
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        import asyncio
+
         core = self._core
+        if not self.parts.prepared and request.method == "POST":  # the first request learns the URL
+            await asyncio.to_thread(self.parts.prepare)
         if not core.handles(request):
             return await self.inner.handle_async_request(request)
         await request.aread()
-        pending = core.start()
-        cold = core.take_woken()
-        if not cold and core.should_look():
-            cold = core.looked_cold(await asyncio.to_thread(self.waker.health_status, str(self.waker.url)))
-        clock = self.waker.clock
-        started = clock.now()
+        exchange = core.exchange(request)
+        name = self.waker.name
         try:
+            op = next(exchange)
             while True:
-                core.prepare(request)
-                sent_at = clock.now()
-                try:
-                    response = await send_once_more_async(
-                        self.waker.name, lambda: self.inner.handle_async_request(request)
-                    )
-                except httpx.ConnectError:
-                    response = None
-                if response is not None:
-                    if response.status_code == 400:
-                        with translated(self.waker.name):
-                            await response.aread()
-                    if not needs_wake(response):
-                        done = core.finish(response, pending, cold)
-                        stream = _AsyncRecordingStream(response.stream, done, self.waker.name)  # type: ignore[arg-type]
-                        response.stream = stream
-                        return response
-                    await response.aclose()
-                cold = True
-                ready = await self.ensure_awake(sent_at)
-                waited_s = (clock.now() - started).total_seconds()
-                if core.deadline_passed(waited_s):
-                    raise core.timeout_error(waited_s)
-                core.held(request, ready, waited_s)
-        except BaseException:
-            core.fail(pending)
-            raise
+                reply: object = None
+                if op is SEND:
+                    try:
+                        reply = await self.inner.handle_async_request(request)
+                    except httpx.TransportError as exc:
+                        reply = exc
+                elif isinstance(op, _Read):
+                    with translated(name):
+                        await op.response.aread()
+                elif isinstance(op, _Drop):
+                    await op.response.aclose()
+                elif isinstance(op, _Wake):
+                    reply = await self.waker.ensure_awake_async(since=op.since)  # type: ignore[arg-type]
+                elif isinstance(op, _Prepare):
+                    await asyncio.to_thread(self.parts.prepare)
+                op = exchange.send(reply)
+        except StopIteration as finished:
+            response, done = finished.value
+            response.stream = _AsyncRecordingStream(response.stream, done, name)
+            sent: httpx.Response = response
+            return sent
 
     async def aclose(self) -> None:
-        """Close the connections and the waker's; flush the queued records."""
+        """Close the connections; flush the queued records."""
+        import asyncio
+
         await self.inner.aclose()
-        self.waker.close()
-        if self.recorder is not None:
-            await asyncio.to_thread(self.recorder.flush)
+        await asyncio.to_thread(self.parts.close)
+
+
+def _parts_of(given: ClientParts | Waker) -> ClientParts:
+    """A bare :class:`Waker` (tests, custom setups) gets parts of its own, already complete."""
+    if isinstance(given, ClientParts):
+        return given
+    from epmgr.client.runtime import Runtime
+
+    return ClientParts(given, None, Runtime(), prepared=True)

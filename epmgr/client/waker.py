@@ -1,70 +1,62 @@
-"""Drives the pure wake plan (:func:`epmgr.domain.wake.plan_wake`) for one endpoint, as a single flight.
+"""Runs the one wake flow (:func:`epmgr.domain.wakeflow.wake_flow`) for one endpoint: a sync and an async driver.
 
-Single flight at three levels:
-
-- threads of one process share one wake per endpoint (the first caller runs it, the others wait for its result);
-- asyncio tasks share one through :class:`epmgr.client.aio.AsyncWaker`, which runs this in a worker thread;
-- processes on one ledger take the lease ``wake:{namespace}/{name}``: its holder makes the one resume call and
-  polls the management API, publishing each state it sees into the ledger; the others read the ledger and poll
-  the endpoint's health route (not the rate-limited API), and take the lease over only if it is released or
-  expires.
+The flow decides; a driver only carries its steps out (the management API, the coordinator, the health route, a
+held request, the clock). Wakes are single flight: the threads of a process share one wake per endpoint through
+the :class:`Flights` their factory owns, the tasks of one event loop share one, and processes on one ledger
+share one through the :class:`~epmgr.client.coordinator.WakeCoordinator`'s lease.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import socket
 import ssl
 import threading
 import uuid
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import httpx
 
+from epmgr.client.coordinator import InProcessCoordinator, LedgerCoordinator, WakeCoordinator
 from epmgr.clock import Clock, SystemClock
-from epmgr.domain.model import ActionKind, Actor, ChangeSource, EndpointRef, EndpointSnapshot, EndpointState
-from epmgr.domain.wake import (
-    PollCadence,
-    WakeAction,
-    WakeView,
-    budget_message,
-    failed_message,
-    next_sleep,
-    plan_wake,
-    timeout_message,
+from epmgr.domain.model import Actor, EndpointRef, EndpointSnapshot
+from epmgr.domain.wake import PollCadence
+from epmgr.domain.wakeflow import (
+    SLEEPING,
+    Look,
+    Probe,
+    Ready,
+    Reply,
+    Resume,
+    Seen,
+    Step,
+    Target,
+    Trigger,
+    Wait,
+    wake_flow,
 )
-from epmgr.errors import ApiUnavailable, BudgetExceeded, EndpointFailed, WakeError, WakeTimeout
-from epmgr.ledger import Ledger
-from epmgr.operations import Operator
+from epmgr.errors import ApiUnavailable
 from epmgr.ports import EndpointsAPI
 
+if TYPE_CHECKING:
+    from epmgr.ledger import Ledger
+
 HEALTH_TIMEOUT = httpx.Timeout(5.0)
+SCALE_UP_HEADER = "X-Scale-Up-Timeout"
+TRIGGER_PATH = "/info"  # a real request (it wakes a scaled-to-zero endpoint), which costs no tokens
+
+__all__ = ["Flights", "Ready", "Waker", "tls_context"]
 
 
 @functools.cache
 def tls_context() -> ssl.SSLContext:
     """One TLS context for every client of the process (building one reads the CA bundle: ~30 ms each)."""
     return httpx.create_ssl_context()
-
-
-MIN_SLEEP = timedelta(milliseconds=10)
-
-
-@dataclass(frozen=True)
-class Ready:
-    """The outcome of a wake: where to send, and how.
-
-    Args:
-        url: The endpoint's URL.
-        hold: Send with ``X-Scale-Up-Timeout`` (scaled to zero: the request itself starts the scale-up).
-        woke: The endpoint was asleep (a cold start happened, or is happening).
-    """
-
-    url: str
-    hold: bool = False
-    woke: bool = True
 
 
 @dataclass
@@ -75,25 +67,45 @@ class _Flight:
     finished_at: datetime | None = None
 
 
-_FLIGHTS: dict[str, _Flight] = {}
-_FLIGHTS_LOCK = threading.Lock()
+class Flights:
+    """The wakes in progress in one process, one per endpoint (owned by a :class:`~epmgr.client.runtime.Runtime`)."""
+
+    def __init__(self) -> None:
+        self._flights: dict[str, _Flight] = {}
+        self._lock = threading.Lock()
+
+    def join(self, key: str, since: datetime | None) -> tuple[_Flight, bool]:
+        """The flight to wait for and whether the caller leads it (a flight finished after ``since`` is reused)."""
+        with self._lock:
+            flight = self._flights.get(key)
+            if flight is not None and flight.done.is_set():
+                fresh = since is not None and flight.finished_at is not None and flight.finished_at >= since
+                if not (fresh and flight.result is not None):
+                    flight = None
+            if flight is not None:
+                return flight, False
+            return self._new(key)
+
+    def _new(self, key: str) -> tuple[_Flight, bool]:
+        flight = self._flights[key] = _Flight()
+        return flight, True
 
 
 class Waker:
     """Makes one endpoint ready to serve, with one resume call however many callers need it.
 
     Args:
-        ref: The endpoint (None for a bare URL: then only cold starts are ridden out, a paused endpoint is an error).
-        api: The management API (None: no resume, no state; the health route only).
-        ledger: Shared state between processes (lease, published states, budget holds); None: this process only.
+        ref: The endpoint (None for a bare URL: only its URL is probed and triggered).
+        api: The management API (None: the URL only).
+        coordinator: The lease and published states (default: this process only).
+        flights: The process's single-flight table (default: this waker's own).
         url: The endpoint's URL if known (a paused endpoint has none until it resumes).
-        token: Sent to the health route.
+        token: Sent to the endpoint.
         timeout: How long a wake may take in all.
         health_route: The endpoint's health route.
-        cadence: How often to poll the health route and the API.
-        lease_ttl: How long a crashed waker blocks the others before one of them takes over.
+        cadence: How often to probe the health route and ask the API.
         clock: Time and sleeping.
-        actor: Who the audit log names for the resume.
+        ledger: Shorthand for ``coordinator=LedgerCoordinator(ledger, clock, actor, lease_ttl)``.
     """
 
     def __init__(
@@ -101,39 +113,93 @@ class Waker:
         ref: EndpointRef | None,
         *,
         api: EndpointsAPI | None = None,
-        ledger: Ledger | None = None,
+        coordinator: WakeCoordinator | None = None,
+        flights: Flights | None = None,
         url: str | None = None,
         token: str | None = None,
         timeout: timedelta = timedelta(minutes=10),
         health_route: str = "/health",
         cadence: PollCadence | None = None,
-        lease_ttl: timedelta = timedelta(seconds=30),
         clock: Clock | None = None,
+        ledger: Ledger | None = None,
         actor: Actor = Actor.CLIENT,
+        lease_ttl: timedelta = timedelta(seconds=30),
     ) -> None:
         self.ref = ref
         self.api = api
-        self.ledger = ledger
+        self.clock = clock or SystemClock()
+        if coordinator is None and ledger is not None:
+            coordinator = LedgerCoordinator(ledger, self.clock, actor, lease_ttl)
+        self.coordinator = coordinator or InProcessCoordinator()
+        self.flights = flights or Flights()
         self.url = url.rstrip("/") if url else None
         self.timeout = timeout
         self.health_route = health_route
         self.cadence = cadence or PollCadence()
-        self.lease_ttl = lease_ttl
-        self.clock = clock or SystemClock()
-        self.actor = actor
-        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(timeout=HEALTH_TIMEOUT, verify=tls_context())
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http: httpx.Client | None = None
+        self._wakes: dict[int, asyncio.Future[Ready]] = {}
         self.resume_calls = 0  # made by this waker (tests, metrics)
-        self._api_error: ApiUnavailable | None = None  # the last look failed with this
 
     @property
     def name(self) -> str:
         return str(self.ref) if self.ref else (self.url or "the endpoint")
 
-    def close(self) -> None:
-        self._http.close()
+    def learn(self, snapshot: EndpointSnapshot) -> None:
+        """Take the URL and health route a snapshot shows."""
+        if snapshot.url:
+            self.url = snapshot.url.rstrip("/")
+        self.health_route = snapshot.health_route or self.health_route
 
-    # -- entry point --------------------------------------------------------------------------------
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+
+    # -- the flow and its steps ---------------------------------------------------------------------
+
+    def _flow(self) -> Generator[Step, Reply, Ready]:
+        target = Target(self.name, self.url, self.health_route, managed=self.ref is not None and self.api is not None)
+        return wake_flow(target, self.clock.now(), self.timeout, self.cadence)
+
+    def _look(self, step: Look, holder: str) -> object:
+        assert self.ref is not None and self.api is not None
+        now = self.clock.now()
+        if not self.coordinator.lead(self.ref, holder, now):
+            state = self.coordinator.last_state(self.ref)
+            return None if state is None else Seen(state, self.url, self.health_route, leader=False)
+        if not step.ask_api:
+            return None
+        try:
+            snapshot = self.api.get(self.ref.name)
+        except ApiUnavailable as exc:  # a wake of minutes outlives an outage of the API; the deadline bounds it
+            return exc
+        self.coordinator.publish(snapshot, now)
+        self.learn(snapshot)
+        budget = self.coordinator.budget(self.ref, now) if snapshot.state in SLEEPING else None
+        return Seen(snapshot.state, snapshot.url, snapshot.health_route, snapshot.message, True, budget)
+
+    def _resume(self, holder: str) -> Seen | None:
+        assert self.ref is not None and self.api is not None
+        if not self.coordinator.fence(self.ref, holder, self.clock.now()):
+            return None  # fenced: the one resume call is made only by a holder whose lease is still its own
+        self.resume_calls += 1
+        try:
+            snapshot = self.coordinator.resume(self.api, self.ref.name)
+        except ApiUnavailable:  # audited as failed; called again at the API's next turn
+            return None
+        self.learn(snapshot)
+        return Seen(snapshot.state, snapshot.url, snapshot.health_route, snapshot.message)
+
+    def _request(self, step: Probe | Trigger) -> httpx.Request:
+        """A health check, or a real request held while a scaled-to-zero endpoint scales up."""
+        if isinstance(step, Probe):
+            url, headers, timeout = f"{step.url}/{step.route.lstrip('/')}", self.headers, HEALTH_TIMEOUT
+        else:
+            url, headers = f"{step.url}{TRIGGER_PATH}", {**self.headers, SCALE_UP_HEADER: str(step.hold_s)}
+            timeout = httpx.Timeout(step.hold_s + 30.0, connect=10.0)
+        return httpx.Request("GET", url, headers=headers, extensions={"timeout": timeout.as_dict()})
+
+    # -- the sync driver ----------------------------------------------------------------------------
 
     def ensure_awake(self, since: datetime | None = None) -> Ready:
         """Return once the endpoint serves (or, scaled to zero, will serve a held request).
@@ -143,22 +209,9 @@ class Waker:
                 is reused without looking again.
 
         Raises:
-            BudgetExceeded: A budget hold is in force on the sleeping endpoint.
-            EndpointFailed: The endpoint is failed.
-            WakeTimeout: It was not ready within ``timeout``.
-            WakeError: A bare URL is paused (resuming needs the endpoint's name and a token).
+            The flow's errors (see :func:`~epmgr.domain.wakeflow.wake_flow`), and QuotaExceeded from a resume.
         """
-        key = self.name
-        with _FLIGHTS_LOCK:
-            flight = _FLIGHTS.get(key)
-            if flight is not None and flight.done.is_set():
-                fresh = since is not None and flight.finished_at is not None and flight.finished_at >= since
-                if fresh and flight.result is not None:
-                    return flight.result
-                flight = None
-            leader = flight is None
-            if flight is None:
-                flight = _FLIGHTS[key] = _Flight()
+        flight, leader = self.flights.join(self.name, since)
         if not leader:
             flight.done.wait()
             if flight.error is not None:
@@ -166,7 +219,7 @@ class Waker:
             assert flight.result is not None
             return flight.result
         try:
-            flight.result = self._wake() if self.ref is not None and self.api is not None else self._wake_by_url()
+            flight.result = self._drive()
             return flight.result
         except BaseException as exc:
             flight.error = exc
@@ -175,177 +228,69 @@ class Waker:
             flight.finished_at = self.clock.now()
             flight.done.set()
 
-    # -- the health route ---------------------------------------------------------------------------
-
-    def health_status(self, url: str) -> int | None:
-        """The health route's status (None: no connection)."""
+    def _drive(self) -> Ready:
+        holder = _holder()
+        flow = self._flow()
         try:
-            response = self._http.get(f"{url}/{self.health_route.lstrip('/')}", headers=self._headers)
+            step = next(flow)
+            while True:
+                step = flow.send(Reply(self.clock.now(), self._carry_out(step, holder)))
+        except StopIteration as done:
+            ready: Ready = done.value
+            return ready
+        finally:
+            if self.ref is not None:
+                self.coordinator.release(self.ref, holder)
+
+    def _carry_out(self, step: Step, holder: str) -> object:
+        if isinstance(step, Look):
+            return self._look(step, holder)
+        if isinstance(step, Resume):
+            return self._resume(holder)
+        if isinstance(step, Wait):
+            self.clock.sleep(step.delay.total_seconds())
+            return None
+        if self._http is None:
+            self._http = httpx.Client(verify=tls_context())
+        try:
+            return self._http.send(self._request(step)).status_code
         except httpx.TransportError:
             return None
-        return response.status_code
 
-    def _wake_by_url(self) -> Ready:
-        """A URL without name or API: wait for the health route, and refuse a paused endpoint at once."""
-        if self.url is None:
-            raise WakeError(f"{self.name}: no URL and no endpoint name to resume", endpoint=self.name)
-        started = self.clock.now()
-        attempt = 0
-        while True:
-            attempt += 1
-            status = self.health_status(self.url)
-            if status == 200:
-                return Ready(self.url)
-            if status == 400:
-                raise WakeError(
-                    f"{self.url} is paused and epmgr knows only its URL: give the endpoint's name and a token "
-                    "(HF_TOKEN, EPMGR_NAMESPACE) to let it resume the endpoint",
-                    endpoint=self.url,
-                )
-            waited = self.clock.now() - started
-            if waited >= self.timeout:
-                raise WakeTimeout(
-                    timeout_message(self.url, EndpointState.UNKNOWN, waited),
-                    endpoint=self.url,
-                    last_state=EndpointState.UNKNOWN.value,
-                    waited_s=waited.total_seconds(),
-                )
-            self._sleep(self.cadence.health_delay(attempt), waited)
+    # -- the async driver ---------------------------------------------------------------------------
 
-    def _sleep(self, delay: timedelta, waited: timedelta) -> None:
-        self.clock.sleep(next_sleep(delay, waited, self.timeout, floor=MIN_SLEEP).total_seconds())
+    async def ensure_awake_async(self, since: datetime | None = None) -> Ready:
+        """:meth:`ensure_awake` for asyncio: the tasks of one event loop share one wake."""
+        key = id(asyncio.get_running_loop())
+        running = self._wakes.get(key)
+        if running is None or running.done():
+            running = self._wakes[key] = asyncio.ensure_future(self._drive_async())
+        return await asyncio.shield(running)
 
-    # -- the full wake ------------------------------------------------------------------------------
+    async def _drive_async(self) -> Ready:
+        holder = _holder()
+        flow = self._flow()
+        async with httpx.AsyncClient(verify=tls_context()) as http:
+            try:
+                step = next(flow)
+                while True:
+                    step = flow.send(Reply(self.clock.now(), await self._carry_out_async(step, holder, http)))
+            except StopIteration as done:
+                ready: Ready = done.value
+                return ready
+            finally:
+                if self.ref is not None:
+                    await asyncio.to_thread(self.coordinator.release, self.ref, holder)
 
-    def _wake(self) -> Ready:
-        assert self.ref is not None and self.api is not None
-        ref, api = self.ref, self.api
-        lease = f"wake:{ref}"
-        holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        started = self.clock.now()
-        operator = Operator(api, self.ledger, self.clock, self.actor) if self.ledger is not None else None
-        have_lease = self.ledger is None
-        renewed_at = started
-        resumed = False
-        state = EndpointState.UNKNOWN
-        message = ""
-        next_api = resume_at = started
-        api_attempt = health_attempt = 0
+    async def _carry_out_async(self, step: Step, holder: str, http: httpx.AsyncClient) -> object:
+        if isinstance(step, Look | Resume | Wait):  # the API, the ledger and the clock block: a worker thread
+            call: Callable[[], object] = functools.partial(self._carry_out, step, holder)
+            return await asyncio.to_thread(call)
         try:
-            while True:
-                now = self.clock.now()
-                if self.ledger is not None:
-                    if not have_lease:
-                        current = self.ledger.lease(lease)
-                        if current is None or current.expires_at <= now:
-                            have_lease = self.ledger.acquire_lease(lease, holder, self.lease_ttl, now)
-                            renewed_at = now
-                    elif now - renewed_at > self.lease_ttl / 3:
-                        have_lease = self.ledger.acquire_lease(lease, holder, self.lease_ttl, now)
-                        renewed_at = now
-                looked = False
-                if have_lease and now >= next_api:
-                    api_attempt += 1
-                    next_api = now + self.cadence.api_delay(api_attempt)
-                    snapshot = self._look(api, ref.name)
-                    if snapshot is not None:
-                        self._publish(operator, snapshot)
-                        state, message, looked = snapshot.state, snapshot.message, True
-                        self._learn(snapshot)
-                elif not have_lease and self.ledger is not None:
-                    change = self.ledger.last_state_change(ref)
-                    state = change.to_state if change else EndpointState.UNKNOWN
-                healthy = False
-                if self.url is not None and state not in (EndpointState.PAUSED, EndpointState.SCALED_TO_ZERO):
-                    healthy = self.health_status(self.url) == 200
-                    if healthy:
-                        state = EndpointState.RUNNING
-                hold = (
-                    self.ledger.active_hold(ref, now)
-                    if self.ledger is not None and state in (EndpointState.PAUSED, EndpointState.SCALED_TO_ZERO)
-                    else None
-                )
-                waited = now - started
-                action = plan_wake(
-                    WakeView(state, healthy, hold is not None and hold.kind == "budget", resumed, waited, self.timeout)
-                )
-                if action == WakeAction.SEND:
-                    assert self.url is not None
-                    return Ready(self.url, woke=resumed or api_attempt > 1 or health_attempt > 0)
-                if action == WakeAction.SEND_HOLDING and self.url is not None:
-                    return Ready(self.url, hold=True)
-                if action == WakeAction.REFUSE_BUDGET:
-                    assert hold is not None
-                    raise BudgetExceeded(budget_message(str(ref), hold.reason, hold.until), endpoint=str(ref))
-                if action == WakeAction.FAIL and (have_lease or looked):
-                    raise EndpointFailed(failed_message(str(ref), state, message), endpoint=str(ref))
-                if action == WakeAction.GIVE_UP:
-                    if state == EndpointState.UNKNOWN and self._api_error is not None:
-                        raise self._api_error  # the API never answered: say so rather than "state unknown"
-                    raise WakeTimeout(
-                        timeout_message(str(ref), state, waited),
-                        endpoint=str(ref),
-                        last_state=state.value,
-                        waited_s=waited.total_seconds(),
-                    )
-                if action == WakeAction.RESUME and now < resume_at:
-                    action = WakeAction.WAIT  # the last resume call failed: wait for the API's next turn
-                if action == WakeAction.RESUME and have_lease and self.ledger is not None:
-                    # fenced: the one resume call is made only by a holder whose lease is still its own
-                    have_lease = self.ledger.acquire_lease(lease, holder, self.lease_ttl, now)
-                    renewed_at = now
-                if action == WakeAction.RESUME and have_lease:
-                    self.resume_calls += 1
-                    try:
-                        snapshot = self._resume(operator)
-                    except ApiUnavailable:  # audited as failed; called again at the API's next turn
-                        resume_at = next_api = self.clock.now() + self.cadence.api_cap
-                        continue
-                    resumed = True
-                    state = snapshot.state
-                    self._learn(snapshot)
-                    next_api = self.clock.now() + self.cadence.api_first
-                    continue
-                health_attempt += 1
-                if self.url is not None:
-                    delay = self.cadence.health_delay(health_attempt)
-                    if have_lease:
-                        delay = min(delay, max(next_api - now, timedelta(0)))
-                elif have_lease:
-                    delay = max(next_api - now, timedelta(0))
-                else:
-                    delay = self.cadence.api_first
-                self._sleep(delay, waited)
-        finally:
-            if have_lease and self.ledger is not None:
-                self.ledger.release_lease(lease, holder)
-
-    def _look(self, api: EndpointsAPI, name: str) -> EndpointSnapshot | None:
-        """The endpoint's snapshot, or None while the API is unavailable (a wake of minutes outlives an outage
-        of the API; the deadline still bounds it)."""
-        try:
-            snapshot = api.get(name)
-        except ApiUnavailable as exc:
-            self._api_error = exc
+            return (await http.send(self._request(step))).status_code
+        except httpx.TransportError:
             return None
-        self._api_error = None
-        return snapshot
 
-    def _learn(self, snapshot: EndpointSnapshot) -> None:
-        if snapshot.url:
-            self.url = snapshot.url.rstrip("/")
-        self.health_route = snapshot.health_route or self.health_route
 
-    def _publish(self, operator: Operator | None, snapshot: EndpointSnapshot) -> None:
-        if operator is not None:
-            operator.observe(snapshot, ChangeSource.OBSERVED)
-
-    def _resume(self, operator: Operator | None) -> EndpointSnapshot:
-        assert self.ref is not None and self.api is not None
-        name, api = self.ref.name, self.api
-        if operator is None:
-            return api.resume(name)
-        reason = "a request needed it (auto-wake)"
-        snapshot = operator.act(ActionKind.RESUME, name, reason, lambda: api.resume(name))
-        assert snapshot is not None
-        return snapshot
+def _holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

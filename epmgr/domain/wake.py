@@ -1,4 +1,4 @@
-"""Waking an endpoint: what to do next given its state (pure; the client and the CLI drive it)."""
+"""Waking an endpoint: the next action for a state, and how often to look (pure; the flow is in wakeflow)."""
 
 from __future__ import annotations
 
@@ -8,38 +8,8 @@ from datetime import datetime, timedelta
 
 from epmgr.domain.model import EndpointState
 
-
-class WakeStep(str, enum.Enum):
-    """The next thing to do for an endpoint someone wants to use."""
-
-    READY = "ready"  # running: check health (or send)
-    TRIGGER = "trigger"  # scaled to zero: a request (or X-Scale-Up-Timeout) starts the scale-up
-    RESUME = "resume"  # paused: only an explicit resume wakes it
-    WAIT = "wait"  # on its way (pending, initializing, updating): poll
-    FAIL = "fail"  # failed or update failed: a person must look
-    UNKNOWN = "unknown"  # a state epmgr does not know: poll, and give up at the deadline
-
-
-_STEPS = {
-    EndpointState.RUNNING: WakeStep.READY,
-    EndpointState.SCALED_TO_ZERO: WakeStep.TRIGGER,
-    EndpointState.PAUSED: WakeStep.RESUME,
-    EndpointState.PENDING: WakeStep.WAIT,
-    EndpointState.INITIALIZING: WakeStep.WAIT,
-    EndpointState.UPDATING: WakeStep.WAIT,
-    EndpointState.FAILED: WakeStep.FAIL,
-    EndpointState.UPDATE_FAILED: WakeStep.FAIL,
-}
-
-
-def next_wake_step(state: EndpointState) -> WakeStep:
-    """What to do for an endpoint in ``state`` that must serve.
-
-    Example:
-        >>> next_wake_step(EndpointState.PAUSED)
-        <WakeStep.RESUME: 'resume'>
-    """
-    return _STEPS.get(state, WakeStep.UNKNOWN)
+FAILED = frozenset({EndpointState.FAILED, EndpointState.UPDATE_FAILED})
+SLEEPING = frozenset({EndpointState.PAUSED, EndpointState.SCALED_TO_ZERO})
 
 
 def poll_delay(attempt: int, *, first: timedelta = timedelta(milliseconds=250), cap: timedelta) -> timedelta:
@@ -137,18 +107,17 @@ def plan_wake(view: WakeView) -> WakeAction:
         >>> plan_wake(WakeView(EndpointState.PAUSED))
         <WakeAction.RESUME: 'resume'>
     """
-    step = next_wake_step(view.state)
-    if step == WakeStep.FAIL:
+    if view.state in FAILED:
         return WakeAction.FAIL
-    if step == WakeStep.READY and view.healthy:
+    if view.state == EndpointState.RUNNING and view.healthy:
         return WakeAction.SEND
-    if view.budget_hold and step in (WakeStep.RESUME, WakeStep.TRIGGER):
+    if view.budget_hold and view.state in SLEEPING:
         return WakeAction.REFUSE_BUDGET
     if view.waited >= view.timeout:
         return WakeAction.GIVE_UP
-    if step == WakeStep.RESUME and not view.resumed:
+    if view.state == EndpointState.PAUSED and not view.resumed:
         return WakeAction.RESUME
-    if step == WakeStep.TRIGGER:
+    if view.state == EndpointState.SCALED_TO_ZERO:
         return WakeAction.SEND_HOLDING
     return WakeAction.WAIT
 

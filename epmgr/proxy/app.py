@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from epmgr.errors import (
     EndpointFailed,
     EndpointNotFound,
     EpmgrError,
+    QuotaExceeded,
     WakeTimeout,
 )
 from epmgr.proxy import limits
@@ -155,6 +157,7 @@ class Proxy:
         self, name: str, path: str, request: Request, body: bytes, release: Callable[[], None]
     ) -> Response:
         client = await self.cache.get(name)
+        await asyncio.to_thread(client.parts.prepare)  # the first request: API, ledger, URL (once)
         url = await client._url(path)
         base = client.parts.waker.url or url
         if not limits.under(str(client._http.build_request("GET", url).url), base):
@@ -202,7 +205,7 @@ def _error(exc: EpmgrError) -> Response:
     status = 503
     if isinstance(exc, EndpointNotFound):
         status = 404
-    elif isinstance(exc, (BudgetExceeded, EndpointFailed)):
+    elif isinstance(exc, (BudgetExceeded, EndpointFailed, QuotaExceeded)):  # a person must act
         status = 409
     elif isinstance(exc, WakeTimeout):
         status = 504

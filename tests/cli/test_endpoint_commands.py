@@ -125,7 +125,8 @@ def test_wait_gives_up_on_a_paused_endpoint_naming_its_state(epmgr: Cli) -> None
     result = epmgr("wait", "phi3", "--timeout", "1s")
     assert result.exit_code == 1
     assert (
-        "demo/phi3 was not ready after 1s; last state paused (a paused endpoint needs `epmgr resume`)" in result.stderr
+        "demo/phi3 was not ready after 1.0s of waiting; last state paused (a paused endpoint needs `epmgr resume`)"
+        in result.stderr
     )
 
 

@@ -12,7 +12,7 @@ from epmgr.domain.backoff import Backoff, parse_retry_after
 from epmgr.domain.durations import format_duration, parse_duration
 from epmgr.domain.model import EndpointState
 from epmgr.domain.schedule import parse_window
-from epmgr.domain.wake import WakeStep, next_wake_step, poll_delay
+from epmgr.domain.wake import WakeAction, WakeView, plan_wake, poll_delay
 
 
 @pytest.mark.parametrize(
@@ -80,15 +80,15 @@ def test_retry_after(value: str | None, seconds: float | None) -> None:
 
 
 @pytest.mark.parametrize(
-    ("state", "step"),
-    [(EndpointState.RUNNING, WakeStep.READY), (EndpointState.SCALED_TO_ZERO, WakeStep.TRIGGER),
-     (EndpointState.PAUSED, WakeStep.RESUME), (EndpointState.PENDING, WakeStep.WAIT),
-     (EndpointState.INITIALIZING, WakeStep.WAIT), (EndpointState.UPDATING, WakeStep.WAIT),
-     (EndpointState.FAILED, WakeStep.FAIL), (EndpointState.UPDATE_FAILED, WakeStep.FAIL),
-     (EndpointState.UNKNOWN, WakeStep.UNKNOWN)],
+    ("state", "action"),
+    [(EndpointState.RUNNING, WakeAction.SEND), (EndpointState.SCALED_TO_ZERO, WakeAction.SEND_HOLDING),
+     (EndpointState.PAUSED, WakeAction.RESUME), (EndpointState.PENDING, WakeAction.WAIT),
+     (EndpointState.INITIALIZING, WakeAction.WAIT), (EndpointState.UPDATING, WakeAction.WAIT),
+     (EndpointState.FAILED, WakeAction.FAIL), (EndpointState.UPDATE_FAILED, WakeAction.FAIL),
+     (EndpointState.UNKNOWN, WakeAction.WAIT)],
 )  # fmt: skip
-def test_every_state_has_a_wake_step(state: EndpointState, step: WakeStep) -> None:
-    assert next_wake_step(state) == step
+def test_every_state_has_a_wake_action(state: EndpointState, action: WakeAction) -> None:
+    assert plan_wake(WakeView(state, healthy=True)) == action
 
 
 def test_poll_delay_doubles_and_caps() -> None:
