@@ -101,3 +101,20 @@ def test_the_emulator_models_hugging_face_not_epmgr() -> None:
                 if module.startswith("epmgr") and not module.startswith(EMULATOR_MAY_IMPORT):
                     problems.append(f"{path.name}:{node.lineno}: imports {module}")
     assert problems == []
+
+
+def test_importing_the_client_loads_no_database_or_cli_library() -> None:
+    """``import epmgr.client`` loads neither SQLAlchemy, Alembic nor huggingface_hub, nor anything ``import httpx``
+    does not load itself (httpx 0.28 imports click for its own command line)."""
+    script = (
+        "import sys\n"
+        "import httpx\n"
+        "base = {name.split('.')[0] for name in sys.modules}\n"
+        "import epmgr.client\n"
+        "added = {name.split('.')[0] for name in sys.modules} - base\n"
+        "print(sorted(added - {'epmgr'}), 'sqlalchemy' in sys.modules or 'alembic' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True)
+    added, heavy = result.stdout.rsplit(" ", 1)
+    assert heavy.strip() == "False"
+    assert "huggingface_hub" not in added and "click" not in added and "sqlalchemy" not in added
