@@ -1,7 +1,8 @@
 """The epmgr demo: everything on this machine, no token, no GPU (run by `make demo`).
 
 Each step prints the command a user would type, then runs it. The emulator stands in for Hugging Face, on
-loopback, with timings of seconds instead of minutes; the ledger is a SQLite file in .demo/.
+loopback, with timings of seconds instead of minutes; the ledger is a SQLite file in .demo/. It ends on a simulated
+week of the same endpoints at real timings (scripts/demo_week.py): what epmgr saves, and against what.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import demo_client
 import demo_cost
 import demo_daemon
+import demo_week
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,6 +115,7 @@ def main() -> None:
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
+    demo_week.chapter(env, say)
     print(f"\n{BOLD}Done.{RESET} Ledger: {DEMO_DIR / 'ledger.db'}")
 
 
