@@ -37,6 +37,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from epmgr.client.aio import AsyncEndpointClient
 from epmgr.client.context import build_parts
 from epmgr.client.sync import EndpointClient
+from epmgr.langchain_embeddings import HuggingFaceEndpointEmbeddings
 
 
 def wake_enabled(llm: _HuggingFaceEndpoint) -> None:
@@ -71,4 +72,4 @@ class ChatHuggingFace(_ChatHuggingFace):
         return self
 
 
-__all__ = ["ChatHuggingFace", "HuggingFaceEndpoint", "wake_enabled"]
+__all__ = ["ChatHuggingFace", "HuggingFaceEndpoint", "HuggingFaceEndpointEmbeddings", "wake_enabled"]
