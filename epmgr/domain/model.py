@@ -158,6 +158,7 @@ class RequestRecord:
     tokens_in: int | None = None
     tokens_out: int | None = None
     id: int | None = None
+    served_by: str | None = None  # the fallback that answered (None: the endpoint itself)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from epmgr.emulator.faults import FaultConfig, FaultInjector
 from epmgr.emulator.inference import Handler, InferenceRoutes
 from epmgr.emulator.lifecycle import State
 from epmgr.emulator.render import billing_json, endpoint_json, hardware_json
+from epmgr.emulator.router import RouterRoutes
 from epmgr.emulator.state import EmulatorState, Endpoint
 from epmgr.emulator.validation import ApiError
 
@@ -358,6 +359,7 @@ def create_app(emulator: Emulator, *, access_log: bool = True) -> Starlette:
         *InferenceRoutes(emulator.state, emulator.identity).handlers(),
         *ControlRoutes(emulator).handlers(),
         *SwitchRoutes(emulator.state).handlers(),
+        *RouterRoutes(emulator.identity).handlers(),  # the serverless router (fallback chains)
     ]
     routes = [
         Route(path, _wrap(emulator, methods, path, handler), methods=methods) for path, methods, handler in handlers

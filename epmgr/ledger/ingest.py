@@ -11,17 +11,20 @@ and the write lock (SQLite has one for all processes) is held for as short a tim
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, select, update
 
 from epmgr.domain.model import EndpointRef, RequestRecord
 from epmgr.errors import LedgerError
 from epmgr.ledger.base import LedgerBase
+from epmgr.ledger.schema import RequestRow
+from epmgr.ledger.types import UTCDateTime
 
 _COLUMNS = ("endpoint_id", "started_at", "finished_at", "status_code", "latency_us", "client_id", "tokens_in",
-            "tokens_out")  # fmt: skip
+            "tokens_out", "served_by")  # fmt: skip
 _SQLITE_INSERT = f"INSERT INTO requests ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _ONE_SQLITE = _SQLITE_INSERT + " RETURNING id"
 _ONE_PG = f"INSERT INTO requests ({', '.join(_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_COLUMNS))}) RETURNING id"
@@ -51,6 +54,26 @@ def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise ValueError(f"the ledger stores aware datetimes only, got {value!r}")
     return value
+
+
+@dataclass(frozen=True)
+class RequestFinish:
+    """The end of a request recorded earlier as in flight."""
+
+    id: int
+    finished_at: datetime
+    status_code: int | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+
+
+_REQUESTS = RequestRow.__table__
+_FINISH = (
+    update(_REQUESTS)
+    .where(_REQUESTS.c.id == bindparam("f_id"))
+    .values(finished_at=bindparam("f_at", type_=UTCDateTime), status_code=bindparam("f_status"),
+            latency_us=bindparam("f_latency"), tokens_in=bindparam("f_in"), tokens_out=bindparam("f_out"))
+)  # fmt: skip
 
 
 def _micros(delta: timedelta | None) -> int | None:
@@ -101,11 +124,39 @@ class Ingest(LedgerBase):
                 _copy(conn, bulk)
         return out
 
+    def finish_requests(self, finishes: Sequence[RequestFinish]) -> None:
+        """Mark requests recorded as in flight as finished: one read of their starts, one batched update.
+
+        Raises:
+            LedgerError: One of the requests is not in the ledger (nothing is changed).
+        """
+        if not finishes:
+            return
+        with self._write() as conn:
+            started: dict[int, datetime] = {}
+            ids = [f.id for f in finishes]
+            for i in range(0, len(ids), 500):
+                found = conn.execute(
+                    select(RequestRow.id, RequestRow.started_at).where(RequestRow.id.in_(ids[i : i + 500]))
+                )
+                started.update((row.id, row.started_at) for row in found)
+            missing = sorted(set(ids) - started.keys())
+            if missing:
+                raise LedgerError(f"ledger write failed: no request with id {', '.join(map(str, missing[:5]))}")
+            conn.execute(
+                _FINISH,
+                [
+                    {"f_id": f.id, "f_at": f.finished_at, "f_status": f.status_code,
+                     "f_latency": _micros(f.finished_at - started[f.id]), "f_in": f.tokens_in, "f_out": f.tokens_out}
+                    for f in finishes
+                ],
+            )  # fmt: skip
+
 
 def _row(r: RequestRecord, convert: Callable[[datetime | None], Any]) -> tuple[Any, ...]:
     """The columns after ``endpoint_id``, as the driver takes them."""
     return (convert(r.started_at), convert(r.finished_at), r.status_code, _micros(r.latency), r.client_id,
-            r.tokens_in, r.tokens_out)  # fmt: skip
+            r.tokens_in, r.tokens_out, r.served_by)  # fmt: skip
 
 
 def _copy(conn: Connection, rows: list[tuple[Any, ...]]) -> None:

@@ -62,6 +62,7 @@ class RequestRow(Base):
     client_id: Mapped[str | None] = mapped_column(String(128))
     tokens_in: Mapped[int | None] = mapped_column(Integer)
     tokens_out: Mapped[int | None] = mapped_column(Integer)
+    served_by: Mapped[str | None] = mapped_column(String(200))  # a fallback's spec; NULL: the endpoint itself
 
     __table_args__ = (
         Index("ix_requests_endpoint_started", "endpoint_id", "started_at"),

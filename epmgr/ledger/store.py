@@ -31,7 +31,7 @@ from epmgr.ledger import migrate
 from epmgr.ledger.audit import Audit
 from epmgr.ledger.base import REF_COLUMNS, describe
 from epmgr.ledger.engine import make_engine, normalize_url
-from epmgr.ledger.ingest import Ingest
+from epmgr.ledger.ingest import Ingest, RequestFinish
 from epmgr.ledger.leases import Leases
 from epmgr.ledger.schema import EndpointRow, HoldRow, PriceRow, RequestRow, StateChangeRow
 from epmgr.ledger.types import UTCDateTime
@@ -40,16 +40,7 @@ from epmgr.ledger.types import UTCDateTime
 # counting as activity that protects the endpoint.
 IN_FLIGHT_STALE_AFTER = timedelta(hours=1)
 
-
-@dataclass(frozen=True)
-class RequestFinish:
-    """The end of a request recorded earlier as in flight."""
-
-    id: int
-    finished_at: datetime
-    status_code: int | None = None
-    tokens_in: int | None = None
-    tokens_out: int | None = None
+__all__ = ["IN_FLIGHT_STALE_AFTER", "Ledger", "RequestFinish", "open_ledger", "redact_url"]
 
 
 def _micros(delta: timedelta | None) -> int | None:
@@ -145,30 +136,12 @@ class Ledger(Leases, Audit, Ingest):
                     "client_id": r.client_id,
                     "tokens_in": r.tokens_in,
                     "tokens_out": r.tokens_out,
+                    "served_by": r.served_by,
                 }
                 for r in records
             ]
             ids = conn.execute(insert(RequestRow).returning(RequestRow.id, sort_by_parameter_order=True), rows)
             return list(ids.scalars())
-
-    def finish_requests(self, finishes: Sequence[RequestFinish]) -> None:
-        """Mark requests recorded as in flight as finished."""
-        if not finishes:
-            return
-        with self._write() as conn:
-            for f in finishes:
-                started = conn.execute(select(RequestRow.started_at).where(RequestRow.id == f.id)).scalar_one()
-                conn.execute(
-                    update(RequestRow)
-                    .where(RequestRow.id == f.id)
-                    .values(
-                        finished_at=f.finished_at,
-                        status_code=f.status_code,
-                        latency_us=_micros(f.finished_at - started),
-                        tokens_in=f.tokens_in,
-                        tokens_out=f.tokens_out,
-                    )
-                )
 
     def requests(
         self, ref: EndpointRef | None = None, *, since: datetime | None = None, until: datetime | None = None
@@ -194,6 +167,7 @@ class Ledger(Leases, Audit, Ingest):
                 tokens_in=row.tokens_in,
                 tokens_out=row.tokens_out,
                 id=row.id,
+                served_by=row.served_by,
             )
             for row in rows
         ]
