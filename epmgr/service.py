@@ -58,6 +58,8 @@ ApiFor = Callable[[str | None], EndpointsAPI]
 AUDIT_LOOKBACK = timedelta(days=8)
 HISTORY_LOOKBACK = timedelta(days=28)
 """How far back the adaptive keep-alive's first look at an endpoint's requests goes."""
+LATE_RECORDS = timedelta(minutes=10)
+"""Requests recorded up to this long after they started (batched or queued writes) still reach the learned gaps."""
 _MANUAL_ACTIONS = frozenset({ActionKind.RESUME, ActionKind.PAUSE, ActionKind.SCALE_TO_ZERO, ActionKind.UPDATE})
 
 
@@ -420,12 +422,14 @@ class Reconciler:
         )
 
     def _history(self, ref: EndpointRef, policy: EndpointPolicy, now: datetime) -> GapHistory:
-        """The endpoint's learned gaps, kept between ticks and fed only the requests recorded since the last tick
-        (the first tick reads the last :data:`HISTORY_LOOKBACK`)."""
+        """The endpoint's learned gaps, kept between ticks and fed only the requests that started after the last one
+        it learned (the first tick reads the last :data:`HISTORY_LOOKBACK`; later ticks re-read :data:`LATE_RECORDS`
+        before the last tick, for requests recorded after it that started before it)."""
         tz: tzinfo = ZoneInfo(policy.schedule.tz) if policy.schedule is not None else timezone.utc
-        through, history = self._gaps.get(ref, (now - HISTORY_LOOKBACK, GapHistory(tz)))
-        for record in self.ledger.requests(ref, since=through, until=now):
-            history.add(record.started_at)
+        through, history = self._gaps.get(ref, (now - HISTORY_LOOKBACK + LATE_RECORDS, GapHistory(tz)))
+        for record in self.ledger.requests(ref, since=through - LATE_RECORDS, until=now):
+            if history.last is None or record.started_at > history.last:
+                history.add(record.started_at)
         self._gaps[ref] = (now, history)
         return history
 

@@ -130,7 +130,8 @@ def adaptive_decision(
             gaps give good evidence; without ``cold_start_usd`` a cold start is priced at what this timeout implies
             (it minus one start-up, in replica-minutes: a fixed timeout is the ski-rental rule for that price).
 
-    Running: keep warm (``NONE``, ``keep_warm``, with the planned stop as ``next_at``) or stop now
+    Running: keep warm (``NONE``, ``keep_warm``; ``next_at`` is the planned stop, or the first moment before it at
+    which the plan changes: nothing needs deciding until then) or stop now
     (``SCALE_TO_ZERO``, ``keepalive_stop``). Asleep: pre-warm (``RESUME``, ``keepalive_prewarm``) one ``lead`` before
     an expected periodic burst, or None.
     """
@@ -146,6 +147,9 @@ def adaptive_decision(
     if knobs.cold_start_usd is not None and price:
         cold = float(knobs.cold_start_usd) / price
     decision = _running(knobs, history, period, idle_from, now, idle, startup, cold, lead, price, anchor)
+    if decision.action == ActionKind.NONE and decision.next_at is not None:
+        decision = replace(decision, next_at=_replan_at(decision, knobs, history, period, idle_from, now, cold, lead,
+                                                         price, anchor))  # fmt: skip
     if decision.action == ActionKind.SCALE_TO_ZERO and awake_since is not None and now - awake_since < min_uptime:
         woke = format_duration(now - awake_since)
         return replace(
@@ -157,6 +161,27 @@ def adaptive_decision(
             next_at=awake_since + min_uptime,
         )
     return decision
+
+
+def _replan_at(
+    plan: Decision, knobs: AdaptiveKnobs, history: GapHistory | None, period: Period | None, idle_from: datetime,
+    now: datetime, cold: float, lead: timedelta, price: float | None, anchor: float,
+) -> datetime:  # fmt: skip
+    """When a keep-warm plan may change before its stop: the first moment (a histogram bin's edge, the anchor, a
+    pre-warm moment) at which the decision taken then differs from ``plan``; else the planned stop. This is what a
+    caller may wait for without deciding again (the simulator's event-driven stepping; ``epmgr status``)."""
+    assert plan.next_at is not None
+    idle, stop = minutes(now - idle_from), minutes(plan.next_at - idle_from)
+    points = {edge for edge in (*EDGES, anchor, minutes(MIN_GAP)) if idle < edge < stop}
+    if period is not None:
+        upcoming = period.next_after(now)
+        points |= {minutes(t - idle_from) for t in (period.prewarm_at(upcoming, lead), upcoming + period.tolerance)}
+    for point in sorted(p for p in points if idle < p < stop):
+        later = idle_from + timedelta(minutes=point)
+        then = _running(knobs, history, period, idle_from, later, point, minutes(lead), cold, lead, price, anchor)
+        if then.action != plan.action or then.next_at != plan.next_at or then.code != plan.code:
+            return later
+    return plan.next_at
 
 
 def _running(
@@ -268,5 +293,8 @@ def next_prewarm(history: GapHistory | None, now: datetime, lead: timedelta) -> 
     period = history.period(lead) if history is not None else None
     if period is None:
         return None
-    at = period.prewarm_at(period.next_after(now), lead)
-    return (ActionKind.RESUME, at) if at > now else None
+    upcoming = period.next_after(now)
+    at = period.prewarm_at(upcoming, lead)
+    if at <= now:  # this burst's pre-warm is due or done: the next one is planned
+        at = period.prewarm_at(upcoming + period.every, lead)
+    return ActionKind.RESUME, at

@@ -16,9 +16,8 @@ The endpoint, as modelled:
 Decisions are taken on the daemon's ticks (multiples of ``tick`` since the epoch). Stepping visits every tick;
 event-driven stepping (the default) jumps to the first tick at or after the next request, the end of a start or the
 decision's ``next_at`` (at most an hour ahead) and gives the same result (a test holds both to it). Budgets need the
-spend at every tick, so a policy with one is always stepped; so is the adaptive keep-alive for now: its choice moves
-with the idle time without a ``next_at`` ("stop now: beyond the data"), and its planned pre-warm is missing once the
-pre-warm moment of the next expected burst has passed (the burst after is not planned).
+spend at every tick, so a policy with one is always stepped. The adaptive keep-alive's ``next_at`` is the first moment
+its plan may change (see :func:`epmgr.domain.adaptive.adaptive_decision`), or its next planned pre-warm.
 """
 
 from __future__ import annotations
@@ -230,8 +229,6 @@ class _Endpoint:
             candidates.append(self.running_at)
         if decision.next_at is not None:
             candidates.append(decision.next_at.timestamp())
-        if self.gaps is not None:
-            candidates.append(at)  # the adaptive keep-alive's next_at is incomplete: see the module docstring
         return min(candidates)
 
 

@@ -149,3 +149,20 @@ def test_a_young_endpoint_keeps_warm_for_the_ski_rental_time(world: World) -> No
     (seen,) = tick_at(world, daemon, now + timedelta(minutes=16)).endpoints
     assert (seen.decision.action, seen.outcome) == (ActionKind.SCALE_TO_ZERO, Outcome.OK)
     assert world.state("batch") == EndpointState.SCALED_TO_ZERO
+
+
+def test_a_request_recorded_after_a_tick_that_started_before_it_is_learned(world: World) -> None:
+    ref = world.create("batch")
+    now = world.clock.now()
+    world.ledger.record_requests([RequestRecord(ref, now, now + timedelta(seconds=1), 200)])
+    daemon = world.reconciler(CONFIG)
+    tick_at(world, daemon, now + timedelta(minutes=5))
+    # Written after that tick (a client's batched or queued write), started before it: an idle gap of 4 minutes.
+    late = now + timedelta(minutes=4)
+    world.ledger.record_requests([RequestRecord(ref, late, late + timedelta(seconds=1), 200)])
+    (seen,) = tick_at(world, daemon, now + timedelta(minutes=6)).endpoints
+    assert seen.decision.code == "keep_warm"
+    assert "only 1 idle gaps seen" in seen.decision.reason
+    world.ledger.record_requests([RequestRecord(ref, late, late + timedelta(seconds=1), 200)])  # the same again
+    (seen,) = tick_at(world, daemon, now + timedelta(minutes=7)).endpoints
+    assert "only 1 idle gaps seen" in seen.decision.reason  # not learned twice

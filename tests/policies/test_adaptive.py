@@ -11,7 +11,7 @@ import pytest
 
 from epmgr.domain.adaptive import REFERENCE, GapHistory, adaptive_decision, next_prewarm
 from epmgr.domain.decide import Situation, decide
-from epmgr.domain.gaps import CONTEXT_RING, RING, bucket_of, describe_context
+from epmgr.domain.gaps import CONTEXT_RING, RING, bucket_of, describe_context, minutes
 from epmgr.domain.model import ActionKind, Activity, EndpointRef, EndpointState, Hold
 from epmgr.domain.policies import Decision
 from epmgr.domain.policy import AdaptiveKnobs, EndpointPolicy, IdlePolicy, KeepAlive, OnEnd, Schedule
@@ -202,8 +202,8 @@ def test_pauses_under_a_minute_are_not_gaps() -> None:
 def test_decisions_are_deterministic() -> None:
     first, second = (learned([3, 50, 4, 70, 2, 90] * 10)[0] for _ in range(2))
     last = requests_after([3, 50, 4, 70, 2, 90] * 10)[-1]
-    for minutes in (0.5, 1.5, 3, 6, 12, 30, 61):
-        assert run(first, last, minutes) == run(second, last, minutes)
+    for idle in (0.5, 1.5, 3, 6, 12, 30, 61):
+        assert run(first, last, idle) == run(second, last, idle)
 
 
 def test_contexts_are_used_once_they_hold_enough_gaps() -> None:
@@ -294,3 +294,41 @@ def test_a_schedule_off_window_leaves_the_endpoint_to_the_idle_policy() -> None:
     decision = decide(policy, situation(RUNNING, LONG, LONG_LAST, phase=phase), at(LONG_LAST, 2))
     assert decision.policy == "idle"
     assert REFERENCE == 15 * M
+
+
+def test_the_pre_warm_of_the_burst_after_is_planned_once_this_ones_moment_has_passed() -> None:
+    history, last = learned([13.25] * 8)  # a job every 13m15s: pre-warmed 5 min ahead
+    period = history.period(LEAD)
+    assert period is not None and period.every == timedelta(minutes=13.25)
+    assert next_prewarm(history, at(last, 2), LEAD) == (ActionKind.RESUME, at(last, 8.25))
+    assert next_prewarm(history, at(last, 9), LEAD) == (ActionKind.RESUME, at(last, 13.25 + 8.25))
+
+
+def _plan(decision: Decision | None) -> tuple[ActionKind, str, str] | None:
+    return None if decision is None else (decision.action, decision.code, decision.reason.split(": ")[0])
+
+
+@pytest.mark.parametrize(
+    ("history", "last"),
+    [
+        (SHORT, SHORT_LAST),
+        (LONG, LONG_LAST),
+        learned([2, 5, 9, 14, 20, 27, 35, 48, 4, 12] * 6),
+        learned([16.5, 17.5] * 20),  # periodic: kept to 18 min, until the pre-warm moment of the next burst
+    ],
+    ids=["short", "long", "memoryless", "just-past-the-anchor"],
+)
+def test_nothing_changes_before_next_at(history: GapHistory, last: datetime) -> None:
+    """``next_at`` of a keep-warm decision is when its plan changes (or the planned stop): a caller that waits for it
+    misses nothing, and one that waits a minute longer would."""
+    for idle in (1.5, 2.5, 4, 6, 9, 14, 16, 20, 40):
+        decision = run(history, last, idle)
+        if decision is None or decision.code != "keep_warm":
+            continue
+        assert decision.next_at is not None
+        minute = at(last, idle) + M
+        while minute < decision.next_at:
+            assert _plan(run(history, last, minutes(minute - last))) == _plan(decision), (idle, minute)
+            minute += M / 2
+        if decision.next_at.isoformat(timespec="minutes") not in decision.reason:  # replanned before its stop
+            assert _plan(run(history, last, minutes(decision.next_at - last))) != _plan(decision)

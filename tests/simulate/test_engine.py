@@ -125,8 +125,7 @@ def test_event_driven_stepping_gives_what_stepping_every_tick_gives(spec: str, s
     assert [(at, d.action, d.reason) for at, d in jumping.actions] == [
         (at, d.action, d.reason) for at, d in stepping.actions
     ]
-    if spec != "adaptive":  # the adaptive keep-alive is stepped for now (see epmgr.simulate.engine)
-        assert jumping.decisions < stepping.decisions
+    assert jumping.decisions < stepping.decisions
 
 
 def test_event_driven_stepping_with_a_schedule(tmp_path: Path) -> None:
