@@ -1,10 +1,14 @@
-"""How the daemon acts: intent before act, fenced by the leader lease, each API call bounded by the lease.
+"""The one action executor (daemon, CLI, waker): intent before act, fenced by a lease, the result observed.
 
 1. The action is written ``started`` in the same ledger transaction that checks and extends the lease
    (:meth:`epmgr.ledger.Ledger.begin_action`): an action whose lease expired or was taken is never sent.
 2. The API call runs within the time left on the lease (:func:`epmgr.deadline.within`), minus a margin.
 3. The row is completed ``ok`` or ``failed``. A crash between 1 and 3 leaves it ``started``: the next leader
    reconciles it against the API (:func:`reconcile_unfinished`) before it acts, so every action is audited once.
+4. The endpoint's new state, as the API answered it, is recorded (:func:`observe_result`).
+
+Every action is audited, also one that fails on an endpoint the ledger never saw (a mistyped name): its row
+exists for the audit log only, and the cost report leaves out endpoints the API never showed.
 """
 
 from __future__ import annotations
@@ -17,10 +21,22 @@ from datetime import timedelta
 from epmgr.clock import Clock
 from epmgr.deadline import within
 from epmgr.domain.intent import took_effect
-from epmgr.domain.model import ActionKind, ActionRecord, EndpointChanges, EndpointSnapshot, Lease, Outcome
+from epmgr.domain.model import (
+    ActionKind,
+    ActionRecord,
+    ChangeSource,
+    EndpointChanges,
+    EndpointRef,
+    EndpointSnapshot,
+    EndpointState,
+    Lease,
+    Outcome,
+    StateChange,
+)
 from epmgr.domain.policies import Decision
-from epmgr.errors import ApiError, EndpointNotFound, EpmgrError
+from epmgr.errors import EndpointNotFound, EpmgrError
 from epmgr.ledger import Ledger
+from epmgr.observe import observe_snapshot
 from epmgr.ports import EndpointsAPI
 
 log = logging.getLogger("epmgr.service")
@@ -37,12 +53,7 @@ def call_for(api: EndpointsAPI, name: str, decision: Decision) -> EndpointSnapsh
     if decision.action == ActionKind.SCALE_TO_ZERO:
         return api.scale_to_zero(name)
     if decision.action == ActionKind.RESUME:
-        try:
-            return api.resume(name, running_ok=True)
-        except ApiError as exc:
-            if "already running" in str(exc):
-                return None
-            raise
+        return api.resume(name, running_ok=True)  # an endpoint already running is not an error
     if decision.action == ActionKind.SET_REPLICAS and decision.replicas is not None:
         current = api.get(name)
         changes = EndpointChanges(
@@ -56,6 +67,10 @@ class LeaseLost(Exception):
     """Internal signal: the action was not sent because the lease is gone (never leaves this package)."""
 
 
+Result = tuple[Outcome, str | None, EndpointSnapshot | None, Lease | None]
+"""The outcome, the error, the API's answer and the renewed lease."""
+
+
 def act(
     ledger: Ledger,
     clock: Clock,
@@ -64,8 +79,33 @@ def act(
     decision: Decision,
     lease: Lease | None,
     ttl: timedelta,
-) -> tuple[Outcome, str | None, EndpointSnapshot | None, Lease | None]:
-    """Begin (fenced), call, complete. Returns the outcome, the error, the API's answer and the renewed lease.
+) -> Result:
+    """A daemon's decision executed by :func:`execute`.
+
+    Raises:
+        LeaseLost: ``lease`` expired or was taken: nothing was written and nothing was sent.
+    """
+    return execute(ledger, clock, record, lambda: call_for(api, record.ref.name, decision), lease=lease, ttl=ttl)
+
+
+def execute(
+    ledger: Ledger,
+    clock: Clock,
+    record: ActionRecord,
+    call: Callable[[], EndpointSnapshot | None],
+    *,
+    lease: Lease | None = None,
+    ttl: timedelta = timedelta(0),
+) -> Result:
+    """Begin (fenced by ``lease`` if given), call, complete, observe the answer: the one way epmgr acts.
+
+    Args:
+        ledger: The audit log and the state changes.
+        clock: Stamps the entry and the observation.
+        record: The action as it will be audited (its outcome is ignored).
+        call: The API call; raises only epmgr errors.
+        lease: The lease that fences the call (None: no fencing, e.g. a person at the CLI).
+        ttl: How long a fenced call renews the lease for.
 
     Raises:
         LeaseLost: ``lease`` expired or was taken: nothing was written and nothing was sent.
@@ -79,12 +119,26 @@ def act(
         bound = within((intent.lease.expires_at - margin - clock.now()).total_seconds())
     try:
         with bound:
-            snapshot = call_for(api, record.ref.name, decision)
+            snapshot = call()
     except EpmgrError as exc:
         ledger.complete_action(intent.id, Outcome.FAILED, clock.now(), error=str(exc))
         return Outcome.FAILED, str(exc), None, intent.lease
     ledger.complete_action(intent.id, Outcome.OK, clock.now())
+    observe_result(ledger, clock, record.ref, record.action, snapshot)
     return Outcome.OK, None, snapshot, intent.lease
+
+
+def observe_result(
+    ledger: Ledger, clock: Clock, ref: EndpointRef, kind: ActionKind, snapshot: EndpointSnapshot | None
+) -> None:
+    """Record the state an action left the endpoint in: the API's answer, or ``deleted`` after a delete."""
+    now = clock.now()
+    if snapshot is not None:
+        observe_snapshot(ledger, snapshot, now, ledger.endpoint(snapshot.ref), source=ChangeSource.ACTION)
+    elif kind == ActionKind.DELETE:
+        last = ledger.last_state_change(ref)
+        from_state = last.to_state if last else None
+        ledger.record_state_change(StateChange(ref, from_state, EndpointState.DELETED, now, ChangeSource.ACTION))
 
 
 def reconcile_unfinished(ledger: Ledger, clock: Clock, api_for: Callable[[str | None], EndpointsAPI]) -> int:

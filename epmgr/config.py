@@ -47,6 +47,7 @@ from epmgr.domain.policy import (
     OnExceed,
     OnStart,
     Schedule,
+    Traffic,
 )
 from epmgr.domain.schedule import EXPECTED_WINDOW, parse_window
 from epmgr.errors import ConfigError
@@ -70,8 +71,8 @@ _KEEP = ("keep_alive", "adaptive")
 _KEYS: dict[str, set[str]] = {
     "": {"daemon", "defaults", "endpoints", "namespaces", "hf", "ledger", "notify"},
     "daemon": {"interval", "lease_ttl", "listen", "log_format"},
-    "defaults": {*_IDLE, "managed_tag"},
-    "endpoint": {"name", "namespace", *_IDLE, *_FLAGS, *_KEEP, "schedule", "budget", "price_per_hour"},
+    "defaults": {*_IDLE, "managed_tag", "traffic"},
+    "endpoint": {"name", "namespace", *_IDLE, *_FLAGS, *_KEEP, "schedule", "budget", "price_per_hour", "traffic"},
     "adaptive": {"cold_start_usd", "max_cold_starts_per_day", "max_keep"},
     "schedule": {"tz", "active", "cron_start", "cron_stop", "on_start", "on_end", "holidays", "enforce", "prewarm"},
     "budget": {"daily_usd", "monthly_usd", "warn_at", "on_exceed", "cap_replicas"},
@@ -121,6 +122,7 @@ class Settings:
     endpoints: tuple[EndpointPolicy, ...] = ()
     namespaces: tuple[NamespaceBudget, ...] = ()
     managed_tag: str | None = None
+    traffic: Traffic | None = None  # [defaults] traffic; None: "epmgr" for endpoints epmgr created, else "shared"
     notify: tuple[NotifyTarget, ...] = ()  # [[notify]] targets; their secrets stay in the environment
 
     def __repr__(self) -> str:  # the token is left out, and a database password masked
@@ -197,6 +199,7 @@ def load_settings(
         endpoints=_endpoints(doc, data.get("endpoints", []), defaults, global_ns),
         namespaces=_namespaces(doc, data.get("namespaces", [])),
         managed_tag=None if tag is None else doc.string(("defaults", "managed_tag"), tag, "an HF tag such as 'epmgr'"),
+        traffic=_traffic(doc, ("defaults", "traffic"), defaults_table),
         notify=_notify(doc, data.get("notify", [])),
     )
 
@@ -323,9 +326,15 @@ def _endpoints(doc: Doc, value: object, defaults: IdlePolicy, global_ns: str | N
                 keep_alive=_keep_alive(doc, (*path, "keep_alive"), table.get("keep_alive", False)),
                 adaptive=_adaptive(doc, (*path, "adaptive"), table.get("adaptive", {})),
                 price_per_hour=None if price is None else doc.amount((*path, "price_per_hour"), price, EXPECTED_USD),
+                traffic=_traffic(doc, (*path, "traffic"), table),
             )
         )
     return tuple(policies)
+
+
+def _traffic(doc: Doc, path: KeyPath, table: Mapping[str, object]) -> Traffic | None:
+    """``traffic = "epmgr"`` or ``"shared"`` (None when not set)."""
+    return None if "traffic" not in table else doc.choice(path, table["traffic"], Traffic)
 
 
 def _keep_alive(doc: Doc, path: KeyPath, value: object) -> KeepAlive:

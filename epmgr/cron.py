@@ -1,12 +1,22 @@
 """Unix cron expressions, evaluated by APScheduler 3: the one evaluator used to validate the configuration and
-to run schedules, so that a cron string accepted at load can never fail in the daemon."""
+to run schedules, so that a cron string accepted at load can never fail in the daemon.
+
+The edge of :mod:`epmgr.domain.schedule`: :func:`trigger_for` gives the domain a ``next_fire(prev, now)`` trigger,
+and :func:`phase` / :func:`prewarmed` evaluate a schedule with it.
+"""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone, tzinfo
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
 
 from apscheduler.triggers.cron import CronTrigger
+
+from epmgr.domain import schedule as schedules
+from epmgr.domain.policy import Schedule
+from epmgr.domain.schedule import ScheduleState
 
 _UNIX_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # Far enough back that any valid expression fires after it within APScheduler's search (Feb 29 included).
@@ -62,3 +72,28 @@ def _which_field(expression: str) -> str | None:
         except ValueError as exc:
             return f"{label.replace('_', ' ')} field {value!r}: {exc}"
     return None
+
+
+@dataclass(frozen=True)
+class _Trigger:
+    trigger: CronTrigger
+
+    def next_fire(self, prev: datetime | None, now: datetime) -> datetime | None:
+        found: datetime | None = self.trigger.get_next_fire_time(prev, now)
+        return found
+
+
+@lru_cache(maxsize=1024)
+def trigger_for(expression: str, tz: tzinfo) -> schedules.Trigger:
+    """The domain trigger of a (valid) cron expression in ``tz``."""
+    return _Trigger(cron_trigger(expression, tz))
+
+
+def phase(schedule: Schedule, now: datetime) -> ScheduleState | None:
+    """:func:`epmgr.domain.schedule.schedule_phase` with cron triggers."""
+    return schedules.schedule_phase(schedule, now, trigger_for)
+
+
+def prewarmed(schedule: Schedule, now: datetime, measured: timedelta) -> ScheduleState | None:
+    """:func:`epmgr.domain.schedule.prewarmed_phase` with cron triggers."""
+    return schedules.prewarmed_phase(schedule, now, measured, trigger_for)

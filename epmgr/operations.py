@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from epmgr.acting import execute
 from epmgr.clock import Clock
 from epmgr.domain.model import (
     ActionKind,
@@ -14,9 +15,7 @@ from epmgr.domain.model import (
     ChangeSource,
     EndpointRef,
     EndpointSnapshot,
-    EndpointState,
     Outcome,
-    StateChange,
 )
 from epmgr.domain.wake import PollCadence
 from epmgr.domain.wakeflow import Look, Probe, Reply, Seen, Target, Wait, wake_flow
@@ -43,30 +42,25 @@ class Operator:
     def act(
         self, kind: ActionKind, name: str, reason: str, call: Callable[[], EndpointSnapshot | None]
     ) -> EndpointSnapshot | None:
-        """Run ``call`` and audit it: outcome ok with the state change it caused, or failed with the error.
+        """Run ``call`` through the one executor (:func:`epmgr.acting.execute`): audited ok with the state change
+        it caused, or failed with the error, which is raised again.
 
-        A failure on an endpoint the ledger has never seen is not written: the ledger gains an endpoint only from
-        an answer of the API that it exists (a mistyped name must not become a permanent row in cost reports).
+        A failure on an endpoint the ledger has never seen is audited too; the cost report leaves such an endpoint
+        out until the API shows it exists.
         """
-        ref = self.ref(name)
-        requested_at = self.clock.now()
-        try:
-            snapshot = call()
-        except EpmgrError as exc:
-            if self.ledger.endpoint(ref) is not None:
-                self.ledger.record_action(
-                    ActionRecord(ref, kind, reason, self.actor, requested_at, Outcome.FAILED, str(exc))
-                )
-            raise
-        self.ledger.record_action(ActionRecord(ref, kind, reason, self.actor, requested_at, Outcome.OK))
-        if snapshot is not None:
-            self.observe(snapshot, ChangeSource.ACTION)
-        elif kind == ActionKind.DELETE:
-            last = self.ledger.last_state_change(ref)
-            gone = StateChange(
-                ref, last.to_state if last else None, EndpointState.DELETED, self.clock.now(), ChangeSource.ACTION
-            )
-            self.ledger.record_state_change(gone)
+        caught: list[EpmgrError] = []
+
+        def guarded() -> EndpointSnapshot | None:
+            try:
+                return call()
+            except EpmgrError as exc:
+                caught.append(exc)
+                raise
+
+        record = ActionRecord(self.ref(name), kind, reason, self.actor, self.clock.now(), Outcome.STARTED)
+        _, _, snapshot, _ = execute(self.ledger, self.clock, record, guarded)
+        if caught:
+            raise caught[0]
         return snapshot
 
     def observe(self, snapshot: EndpointSnapshot, source: ChangeSource = ChangeSource.OBSERVED) -> None:

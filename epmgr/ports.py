@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from epmgr.domain.model import EndpointChanges, EndpointSnapshot, EndpointSpec, HardwareOption
@@ -35,3 +36,8 @@ class EndpointsAPI(Protocol):
     def hardware(self) -> list[HardwareOption]: ...
 
     def is_healthy(self, snapshot: EndpointSnapshot) -> bool: ...
+
+    def request_counts(self, name: str, *, start: int, end: int, step_s: int = 60) -> list[tuple[datetime, int]]:
+        """Requests the endpoint's URL received per step from epoch second ``start`` to ``end``, whoever sent them
+        (the management API's metrics route): ``[(start of step, requests)]``, oldest first."""
+        ...

@@ -8,59 +8,64 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
-
-from epmgr import catalog
+from epmgr import cron
 from epmgr.acting import LeaseLost, act, reconcile_unfinished
 from epmgr.clock import Clock
 from epmgr.config import Settings
-from epmgr.cron import cron_trigger
 from epmgr.domain.adaptive import GapHistory
 from epmgr.domain.cost import spend_between
 from epmgr.domain.decide import Situation, decide
+from epmgr.domain.history import AuditFacts, awake_since, created_by_epmgr, read_audit
 from epmgr.domain.keepalive import cold_start_estimate
 from epmgr.domain.model import (
     ActionKind,
     ActionRecord,
     Actor,
-    ChangeSource,
     EndpointRef,
     EndpointSnapshot,
     EndpointState,
     Hold,
-    Instance,
     Lease,
     Outcome,
     StateChange,
 )
-from epmgr.domain.policies import UP_STATES, BudgetCheck, Decision, budget_warning, check_budget, day_start, month_start
-from epmgr.domain.policy import EndpointPolicy, KeepAlive, OnStart, Schedule
-from epmgr.domain.schedule import ScheduleState, combine, edges_state, windows_state, with_prewarm
+from epmgr.domain.policies import (
+    UP_STATES,
+    BudgetCheck,
+    Decision,
+    budget_warning,
+    check_budget,
+    day_start,
+    idle_since,
+    month_start,
+)
+from epmgr.domain.policy import EndpointPolicy, KeepAlive, Traffic
 from epmgr.errors import EpmgrError
 from epmgr.ledger import Ledger
 from epmgr.observe import record_gone, record_snapshots
-from epmgr.operations import Operator
 from epmgr.ports import EndpointsAPI
+from epmgr.pricing import PriceBook
+from epmgr.unseen_traffic import UNSEEN_CLIENT, UnseenTraffic
 
 log = logging.getLogger("epmgr.service")
 
 ApiFor = Callable[[str | None], EndpointsAPI]
 """Builds the API of one namespace (None: the token's own user)."""
 
-# How far back the audit log is read to find the last schedule decision and manual action (a week and a day
-# covers any weekly window).
 AUDIT_LOOKBACK = timedelta(days=8)
+"""How far back the audit log is read for the last schedule decision and manual action (any weekly window)."""
 HISTORY_LOOKBACK = timedelta(days=28)
 """How far back the adaptive keep-alive's first look at an endpoint's requests goes."""
 LATE_RECORDS = timedelta(minutes=10)
 """Requests recorded up to this long after they started (batched or queued writes) still reach the learned gaps."""
-_MANUAL_ACTIONS = frozenset({ActionKind.RESUME, ActionKind.PAUSE, ActionKind.SCALE_TO_ZERO, ActionKind.UPDATE})
+_IDLE_POLICIES = frozenset({"idle", "keepalive"})
+_IDLE_ACTIONS = frozenset({ActionKind.PAUSE, ActionKind.SCALE_TO_ZERO})
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,8 @@ class EndpointReport:
     spent_month: Decimal = Decimal(0)
     budget_left: Decimal | None = None
     managed: bool = False
+    traffic: Traffic = Traffic.EPMGR
+    unseen_today: int = 0  # requests the endpoint received today that epmgr did not see (metrics route)
 
 
 @dataclass
@@ -93,62 +100,6 @@ class TickReport:
     reconciled: int = 0  # started actions left by a crash, completed from the endpoint's state
 
 
-# -- schedules ----------------------------------------------------------------------------------------------------
-
-
-def _fires(trigger: CronTrigger, start: datetime, stop: datetime, holidays: frozenset[object]) -> list[datetime]:
-    found: list[datetime] = []
-    moment = trigger.get_next_fire_time(None, start)
-    while moment is not None and moment <= stop and len(found) < 10_000:
-        if moment.date() not in holidays:
-            found.append(moment)
-        moment = trigger.get_next_fire_time(moment, moment + timedelta(seconds=1))
-    return found
-
-
-def _last_and_next(
-    expression: str | None, tz: ZoneInfo, now: datetime, holidays: frozenset[object]
-) -> tuple[datetime | None, datetime | None]:
-    if expression is None:
-        return None, None
-    trigger = cron_trigger(expression, tz)
-    last = None
-    for lookback in (timedelta(hours=1), timedelta(days=1), timedelta(days=8), timedelta(days=32)):
-        fires = _fires(trigger, now - lookback, now, holidays)
-        if fires:
-            last = fires[-1]
-            break
-    upcoming = _fires(trigger, now + timedelta(microseconds=1), now + timedelta(days=32), holidays)[:1]
-    return last, (upcoming[0] if upcoming else None)
-
-
-def schedule_phase(schedule: Schedule, now: datetime) -> ScheduleState | None:
-    """Where ``schedule`` stands at ``now``: its windows and cron expressions combined (active if either is)."""
-    tz = ZoneInfo(schedule.tz)
-    phase = windows_state(schedule.active, tz, now, schedule.holidays) if schedule.active else None
-    if schedule.cron_start or schedule.cron_stop:
-        holidays: frozenset[object] = frozenset(schedule.holidays)
-        last_start, next_start = _last_and_next(schedule.cron_start, tz, now, holidays)
-        last_stop, next_stop = _last_and_next(schedule.cron_stop, tz, now, frozenset())
-        phase = combine(phase, edges_state(last_start, last_stop, next_start, next_stop))
-    return phase
-
-
-def prewarmed_phase(schedule: Schedule, now: datetime, measured: timedelta) -> ScheduleState | None:
-    """:func:`schedule_phase` with windows opening ``prewarm`` early (``"auto"``: ``measured``, the endpoint's cold
-    start), so that ``on_start = "resume"`` has the endpoint running at the window's start."""
-    phase = schedule_phase(schedule, now)
-    if phase is None or schedule.on_start != OnStart.RESUME:
-        return phase
-    lead = measured if schedule.prewarm is None else schedule.prewarm
-    if lead <= timedelta(0):
-        return phase
-    return with_prewarm(phase, schedule_phase(schedule, now + lead), lead)
-
-
-# -- policies and prices --------------------------------------------------------------------------------------------
-
-
 def policy_for(settings: Settings, snapshot: EndpointSnapshot) -> EndpointPolicy:
     """The endpoint's configured policy; an unlisted one is managed with the defaults only if it carries
     ``managed_tag``, else observed only."""
@@ -159,26 +110,6 @@ def policy_for(settings: Settings, snapshot: EndpointSnapshot) -> EndpointPolicy
     tags = snapshot.raw.get("tags") or []
     tagged = settings.managed_tag is not None and settings.managed_tag in tags
     return EndpointPolicy(name=ref.name, namespace=ref.namespace, idle=settings.defaults, managed=tagged)
-
-
-class Prices:
-    """Price per replica-hour: the endpoint's ``price_per_hour`` override, else the ledger's cached price (from the
-    API's hardware route), else the published catalog."""
-
-    def __init__(self, ledger: Ledger) -> None:
-        self._cached = {
-            (p.instance.vendor, p.instance.region, p.instance.instance_type, p.instance.instance_size): p.price_per_hour
-            for p in ledger.prices()
-        }
-
-    def of(self, instance: Instance, override: Decimal | None = None) -> Decimal | None:
-        if override is not None:
-            return override
-        key = (instance.vendor, instance.region, instance.instance_type, instance.instance_size)
-        if key in self._cached:
-            return self._cached[key]
-        published = catalog.lookup(*key)
-        return published.price_per_hour if published else None
 
 
 def namespaces(settings: Settings) -> list[str | None]:
@@ -194,9 +125,6 @@ def namespaces(settings: Settings) -> list[str | None]:
     return found or [None]
 
 
-# -- the tick -------------------------------------------------------------------------------------------------------
-
-
 @dataclass
 class _Seen:
     """One endpoint's facts gathered in the observe phase."""
@@ -207,10 +135,12 @@ class _Seen:
     today: Decimal
     month: Decimal
     price: Decimal | None = None  # per replica-hour, for the adaptive keep-alive
+    awake_since: datetime | None = None
+    cold_start: timedelta = timedelta(0)
 
 
 class Reconciler:
-    """Runs reconcile ticks; keeps only what avoids repeating the same "skipped" audit entry on every tick.
+    """Runs reconcile ticks (gather, decide, act); keeps only what avoids repeating work between ticks.
 
     Args:
         settings: Policies, namespaces, budgets.
@@ -240,6 +170,8 @@ class Reconciler:
         self._apis: dict[str | None, EndpointsAPI] = {}
         self._last_skip: dict[EndpointRef, tuple[str, str, str]] = {}
         self._gaps: dict[EndpointRef, tuple[datetime, GapHistory]] = {}
+        self._created: dict[EndpointRef, bool] = {}
+        self._unseen = UnseenTraffic(ledger)
         self._lease: Lease | None = None
         self._lease_lost = False
 
@@ -261,7 +193,7 @@ class Reconciler:
         self._lease, self._lease_lost = lease, False
         if not (self.dry_run or self.plan_only):
             report.reconciled = reconcile_unfinished(self.ledger, self.clock, self.api)
-        prices = Prices(self.ledger)
+        prices = PriceBook.from_ledger(self.ledger)
         for namespace in namespaces(self.settings):
             seen = self._observe(namespace, prices, report)
             if seen is None:
@@ -285,7 +217,9 @@ class Reconciler:
         """The lease as the last action renewed it."""
         return self._lease
 
-    def _observe(self, namespace: str | None, prices: Prices, report: TickReport) -> list[_Seen] | None:
+    # -- gather -----------------------------------------------------------------------------------------------------
+
+    def _observe(self, namespace: str | None, prices: PriceBook, report: TickReport) -> list[_Seen] | None:
         """One list call, the state changes recorded, and each endpoint's spend today and this month."""
         try:
             api = self.api(namespace)
@@ -303,13 +237,15 @@ class Reconciler:
         for snapshot in snapshots:
             policy = policy_for(self.settings, snapshot)
             changes = self.ledger.state_changes(snapshot.ref, until=now + timedelta(microseconds=1))
-
-            def price_of(instance: Instance, override: Decimal | None = policy.price_per_hour) -> Decimal | None:
-                return prices.of(instance, override)
-
+            if policy.price_per_hour is not None:
+                prices.overrides[snapshot.ref] = policy.price_per_hour
+            price_of = prices.price_of(snapshot.ref)
             today = spend_between(changes, day_start(now), now, price_of=price_of).usd
             month = spend_between(changes, month_start(now), now, price_of=price_of).usd
-            seen.append(_Seen(snapshot, policy, changes, today, month, price_of(snapshot.instance)))
+            seen.append(
+                _Seen(snapshot, policy, changes, today, month, price_of(snapshot.instance), awake_since(changes),
+                      cold_start_estimate(changes))
+            )  # fmt: skip
         return seen
 
     def _namespace_checks(self, seen: Sequence[_Seen], now: datetime) -> list[BudgetCheck]:
@@ -326,6 +262,20 @@ class Reconciler:
                     checks.append(check)
         return checks
 
+    def _traffic(self, ref: EndpointRef, policy: EndpointPolicy, recent: Sequence[ActionRecord]) -> Traffic:
+        """Configured, else ``epmgr`` for an endpoint ``epmgr create`` created (its whole audit log read once per
+        endpoint and process), else ``shared``."""
+        configured = policy.traffic or self.settings.traffic
+        if configured is not None:
+            return configured
+        if ref not in self._created:
+            self._created[ref] = created_by_epmgr(self.ledger.actions(ref))
+        elif not self._created[ref] and created_by_epmgr(recent):
+            self._created[ref] = True
+        return Traffic.EPMGR if self._created[ref] else Traffic.SHARED
+
+    # -- decide -----------------------------------------------------------------------------------------------------
+
     def _reconcile(
         self, namespace: str | None, item: _Seen, ns_checks: list[BudgetCheck], report: TickReport, now: datetime
     ) -> EndpointReport:
@@ -336,29 +286,25 @@ class Reconciler:
             own = check_budget(policy.budget, item.today, item.month, now)
             if own is not None:
                 checks.insert(0, own)
-        phase = None
-        if policy.schedule is not None and policy.acts:
-            phase = prewarmed_phase(policy.schedule, now, cold_start_estimate(item.changes))
-        if phase is not None and phase.next_change is not None:
-            report.next_edge = min(filter(None, (report.next_edge, phase.next_change)))
-        situation = self._situation(snapshot, policy, item.changes, phase, checks, now) if policy.acts else None
-        if situation is not None and policy.keep_alive == KeepAlive.ADAPTIVE:
-            situation = replace(situation, price_per_hour=item.price)
-        if situation is None:
-            decision = decide(policy, Situation(snapshot.state), now)
-        else:
+        recent = self.ledger.actions(ref, since=now - AUDIT_LOOKBACK)
+        traffic = self._traffic(ref, policy, recent)
+        situation = Situation(snapshot.state)
+        if policy.acts:
+            situation = self._situation(item, checks, recent, traffic, now)
+            if situation.phase is not None and situation.phase.next_change is not None:
+                report.next_edge = min(filter(None, (report.next_edge, situation.phase.next_change)))
+        decision = decide(policy, situation, now)
+        if policy.acts and decision.acts and self._unseen_since(namespace, ref, decision, situation, now):
+            situation = replace(situation, activity=self.ledger.activity(ref, now))
             decision = decide(policy, situation, now)
         outcome, error = self._apply(namespace, ref, decision, now)
         state = snapshot.state
         if outcome == Outcome.OK and (last := self.ledger.last_state_change(ref)) is not None:
             state = last.to_state  # what the action left it in
-        if situation is not None and not self.plan_only:
+        if policy.acts and not self.plan_only:
             for check in checks:
                 self._warn_once(ref, check, now)
-        activity = situation.activity if situation else None
-        idle_start = max(
-            filter(None, (activity.last_request_at if activity else None, _awake_since(item.changes))), default=None
-        )
+        idle_start = idle_since(situation.activity, item.awake_since)
         own_check = next((c for c in checks if c.scope == "endpoint"), None)
         return EndpointReport(
             ref=ref,
@@ -371,55 +317,49 @@ class Reconciler:
             spent_month=item.month,
             budget_left=own_check.left if own_check else (checks[0].left if checks else None),
             managed=policy.acts,
+            traffic=traffic,
+            unseen_today=self.ledger.count_requests(ref, since=day_start(now), client_id=UNSEEN_CLIENT),
         )
 
     def _situation(
-        self,
-        snapshot: EndpointSnapshot,
-        policy: EndpointPolicy,
-        changes: Sequence[StateChange],
-        phase: ScheduleState | None,
-        checks: list[BudgetCheck],
-        now: datetime,
+        self, item: _Seen, checks: list[BudgetCheck], recent: Sequence[ActionRecord], traffic: Traffic, now: datetime
     ) -> Situation:
+        snapshot, policy = item.snapshot, item.policy
         ref = snapshot.ref
-        actions = self.ledger.actions(ref, since=now - AUDIT_LOOKBACK)
-        ours = [a for a in actions if a.actor == Actor.DAEMON]
-        theirs = [a for a in actions if a.actor != Actor.DAEMON and a.outcome == Outcome.OK]
-        handled = [a.requested_at for a in ours if a.policy == "schedule" and a.outcome != Outcome.FAILED]
-        manual = [a.requested_at for a in theirs if a.action in _MANUAL_ACTIONS]
-        budget_acted = [
-            a.requested_at
-            for a in ours
-            if a.policy == "budget" and a.outcome == Outcome.OK and a.action != ActionKind.WARN
-        ]
-        overridden = False
-        if budget_acted:
-            period_start = min((_period_start(c, now) for c in checks if c.exceeded), default=now)
-            overridden = (
-                any(
-                    a.action == ActionKind.RESUME and a.actor == Actor.CLI and a.requested_at > budget_acted[-1]
-                    for a in theirs
-                )
-                and budget_acted[-1] >= period_start
-            )
+        phase = cron.prewarmed(policy.schedule, now, item.cold_start) if policy.schedule is not None else None
+        period_start = min((_period_start(c, now) for c in checks if c.exceeded), default=now)
+        facts: AuditFacts = read_audit(recent, budget_period_start=period_start)
+        adaptive = policy.keep_alive == KeepAlive.ADAPTIVE
         return Situation(
-            gaps=self._history(ref, policy, now) if policy.keep_alive == KeepAlive.ADAPTIVE else None,
-            cold_start=cold_start_estimate(changes),
-            keepalive_handled_at=max(
-                (a.requested_at for a in ours if a.policy == "keepalive" and a.outcome != Outcome.FAILED), default=None
-            ),
+            gaps=self._history(ref, policy, now) if adaptive else None,
+            price_per_hour=item.price if adaptive else None,
+            cold_start=item.cold_start,
+            keepalive_handled_at=facts.keepalive_handled_at,
             state=snapshot.state,
             max_replica=snapshot.max_replica,
             activity=self.ledger.activity(ref, now),
-            awake_since=_awake_since(changes),
+            awake_since=item.awake_since,
             phase=phase,
-            schedule_handled_at=max(handled, default=None),
-            manual_at=max(manual, default=None),
+            schedule_handled_at=facts.schedule_handled_at,
+            manual_at=facts.manual_at,
             budgets=tuple(checks),
-            budget_overridden=overridden,
+            budget_overridden=facts.budget_overridden,
             hold=self.ledger.active_hold(ref, now),
+            shared=traffic == Traffic.SHARED,
+            failing=facts.failing,
         )
+
+    def _unseen_since(
+        self, namespace: str | None, ref: EndpointRef, decision: Decision, s: Situation, now: datetime
+    ) -> int:
+        """Before an idle action on a shared endpoint: the requests it received since its idle timer started that
+        the ledger missed, now recorded (0 when none, or the metrics route is unavailable)."""
+        if not s.shared or decision.action not in _IDLE_ACTIONS or decision.policy not in _IDLE_POLICIES:
+            return 0  # "epmgr" traffic: the ledger sees every request
+        since = idle_since(s.activity, s.awake_since)
+        if since is None:
+            return 0
+        return self._unseen.import_unseen(self.api(namespace), ref, since, now) or 0
 
     def _history(self, ref: EndpointRef, policy: EndpointPolicy, now: datetime) -> GapHistory:
         """The endpoint's learned gaps, kept between ticks and fed only the requests that started after the last one
@@ -433,11 +373,12 @@ class Reconciler:
         self._gaps[ref] = (now, history)
         return history
 
-    # -- acting and auditing ----------------------------------------------------------------------------------------
+    # -- act ----------------------------------------------------------------------------------------------------------
 
     def _audit(
         self, ref: EndpointRef, decision: Decision, outcome: Outcome, at: datetime, error: str | None = None
     ) -> None:
+        """Record a decision that calls no API (skipped, dry run, warning); actions go through :func:`act`."""
         self.ledger.record_action(
             ActionRecord(
                 ref, decision.action, decision.reason, Actor.DAEMON, at, outcome, error, policy=decision.policy
@@ -477,21 +418,19 @@ class Reconciler:
             self._audit(ref, decision, Outcome.SKIPPED, now)
             return Outcome.SKIPPED, None
         self._last_skip.pop(ref, None)
-        if decision.action == ActionKind.WARN:
-            return None, None  # warnings are recorded once per period by _warn_once
         if not decision.acts:
-            return None, None
+            return None, None  # nothing to do; warnings are recorded once per period by _warn_once
         if self.dry_run:
             self._audit(ref, decision, Outcome.DRY_RUN, now)
             return Outcome.DRY_RUN, None
-        api = self.api(namespace)
         holder = self._lease.holder if self._lease else None
         record = ActionRecord(ref, decision.action, decision.reason, Actor.DAEMON, now, Outcome.STARTED,
                               policy=decision.policy, holder=holder)  # fmt: skip
         try:
-            outcome, error, snapshot, self._lease = act(
-                self.ledger, self.clock, api, record, decision, self._lease, self.settings.daemon.lease_ttl
-            )
+            outcome, error, _, self._lease = act(
+                self.ledger, self.clock, self.api(namespace), record, decision, self._lease,
+                self.settings.daemon.lease_ttl,
+            )  # fmt: skip
         except LeaseLost as lost:
             self._lease_lost = True
             log.warning("%s %s", decision.action.value, lost, extra={"endpoint": str(ref)})
@@ -501,8 +440,6 @@ class Reconciler:
             return outcome, error
         if decision.hold_until is not None:
             self.ledger.place_hold(Hold(ref, "budget", decision.reason, now, until=decision.hold_until))
-        if snapshot is not None:
-            Operator(api, self.ledger, self.clock, Actor.DAEMON).observe(snapshot, ChangeSource.ACTION)
         return Outcome.OK, None
 
     def _warn_once(self, ref: EndpointRef, check: BudgetCheck, now: datetime) -> None:
@@ -521,20 +458,6 @@ def _period_start(check: BudgetCheck, now: datetime) -> datetime:
     return day_start(now) if check.period == "daily" else month_start(now)
 
 
-def _awake_since(changes: Iterable[StateChange]) -> datetime | None:
-    """When the endpoint last came up: its first known state that is up after a known state that was not (or
-    after none). A gap in observation (``unknown``) between two up states is not a wake."""
-    awake = None
-    last_known: EndpointState | None = None
-    for change in changes:
-        if change.to_state == EndpointState.UNKNOWN:
-            continue
-        if change.to_state in UP_STATES and (last_known is None or last_known not in UP_STATES):
-            awake = change.observed_at
-        last_known = change.to_state
-    return awake
-
-
 def reconcile_once(
     settings: Settings,
     ledger: Ledger,
@@ -550,7 +473,3 @@ def reconcile_once(
         >>> report = reconcile_once(settings, ledger, SystemClock(), api_for)  # doctest: +SKIP
     """
     return Reconciler(settings, ledger, clock, api_for, dry_run=dry_run).tick(stop)
-
-
-def reports_by_ref(report: TickReport) -> Mapping[EndpointRef, EndpointReport]:
-    return {r.ref: r for r in report.endpoints}

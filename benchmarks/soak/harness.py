@@ -98,7 +98,7 @@ class Waker(threading.Thread):
 
 def daemon_config(path: Path, names: Iterable[str], *, interval: str, lease: str, idle: str = "1s") -> Path:
     body = f'[daemon]\ninterval = "{interval}"\nlease_ttl = "{lease}"\n[defaults]\n'
-    body += f'scale_to_zero_after = "{idle}"\npause_after = "off"\nmin_uptime = "0s"\n'
+    body += f'scale_to_zero_after = "{idle}"\npause_after = "off"\nmin_uptime = "0s"\ntraffic = "epmgr"\n'
     body += "".join(f'[[endpoints]]\nname = "{name}"\n' for name in names)
     path.write_text(body)
     return path

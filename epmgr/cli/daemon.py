@@ -19,6 +19,7 @@ from epmgr.config import Settings
 from epmgr.config_toml import EXPECTED_LISTEN, check_listen
 from epmgr.daemon import LEASE_NAME, Daemon, unauthenticated_warning
 from epmgr.domain.durations import format_duration
+from epmgr.domain.policy import Traffic
 from epmgr.errors import ConfigError, EpmgrError
 from epmgr.logs import configure
 from epmgr.ports import EndpointsAPI
@@ -39,6 +40,8 @@ def report_dict(e: EndpointReport, now: datetime) -> dict[str, Any]:
         "name": e.ref.name,
         "state": e.state.value,
         "managed": e.managed,
+        "traffic": e.traffic.value,
+        "unseen_today": e.unseen_today,
         "idle_for_s": None if e.idle_for is None else int(e.idle_for.total_seconds()),
         "decision": {
             "action": d.action.value,
@@ -77,7 +80,7 @@ def status_text(report: TickReport, lease: str) -> str:
     else:
         rows = [
             (
-                str(e.ref) if e.managed else f"{e.ref} (observed)",
+                f"{e.ref}{'' if e.managed else ' (observed)'}{' (shared)' if e.traffic == Traffic.SHARED else ''}",
                 e.state.value,
                 format_duration(e.idle_for) if e.idle_for is not None else "-",
                 _next(e, now),
@@ -88,7 +91,10 @@ def status_text(report: TickReport, lease: str) -> str:
             for e in report.endpoints
         ]
         body = table(("ENDPOINT", "STATE", "IDLE FOR", "NEXT", "TODAY", "BUDGET LEFT", "WHY"), rows)
-    errors = "".join(f"\nerror: {error}" for error in report.errors)
+    unseen = "".join(
+        f"\n{e.ref}: {e.unseen_today} requests not seen by epmgr today" for e in report.endpoints if e.unseen_today
+    )
+    errors = unseen + "".join(f"\nerror: {error}" for error in report.errors)
     return f"{body}\n{lease}{errors}"
 
 

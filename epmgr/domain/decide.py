@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from epmgr.domain.adaptive import REFERENCE, GapHistory, adaptive_decision, next_prewarm
+from epmgr.domain.history import BACKOFF, Failing
 from epmgr.domain.keepalive import DEFAULT_COLD_START
 from epmgr.domain.model import ActionKind, Activity, EndpointState, Hold
 from epmgr.domain.policies import (
@@ -21,7 +22,7 @@ from epmgr.domain.policies import (
     schedule_decision,
     schedule_next,
 )
-from epmgr.domain.policy import EndpointPolicy, KeepAlive, OnStart
+from epmgr.domain.policy import EndpointPolicy, IdlePolicy, KeepAlive, OnStart
 from epmgr.domain.schedule import ScheduleState
 
 
@@ -44,6 +45,8 @@ class Situation:
         price_per_hour: Its price per replica-hour, to weigh a cold start in dollars (None: unknown).
         cold_start: The endpoint's measured cold start: the billed start-up and the pre-warm lead.
         keepalive_handled_at: The last audited keep-alive action, to pre-warm once per expected burst.
+        shared: Its traffic is ``shared`` (callers use its URL directly): never paused for idleness.
+        failing: The daemon's last action on it failed: no new try of that action before ``failing.until``.
     """
 
     state: EndpointState
@@ -60,6 +63,8 @@ class Situation:
     price_per_hour: Decimal | float | None = None
     cold_start: timedelta = DEFAULT_COLD_START
     keepalive_handled_at: datetime | None = None
+    shared: bool = False
+    failing: Failing | None = None
 
 
 _NEEDS_A_PERSON = (EndpointState.FAILED, EndpointState.UPDATE_FAILED, EndpointState.UNKNOWN)
@@ -80,12 +85,14 @@ def decide(policy: EndpointPolicy, s: Situation, now: datetime) -> Decision:
     8. **Adaptive keep-alive** (``keep_alive = "adaptive"``, not in a schedule's off window) -> instead of
        ``scale_to_zero_after``: keep warm or scale to zero by expected cost (:mod:`epmgr.domain.adaptive`), and
        pre-warm one cold start before an expected periodic burst (unless a budget or hold blocks waking).
-    9. **Idle** -> scale to zero, then pause.
+    9. **Idle** -> scale to zero, then pause. An endpoint with ``shared`` traffic is never paused for idleness (its
+       other callers would break): it is scaled to zero, which any request wakes.
 
     Over all of them: an action that takes capacity away (pause, scale to zero, lower replicas) is never taken
-    while a request is in flight; it is returned as skipped with code ``"in_flight"``.
+    while a request is in flight; it is returned as skipped with code ``"in_flight"``. An action that failed last
+    time is not tried again before its backoff ends (``s.failing``): skipped with code ``"backoff"``.
     """
-    return _guard_in_flight(_decide(policy, s, now), s.activity)
+    return _guard_backoff(_guard_in_flight(_decide(policy, s, now), s.activity), s.failing, now)
 
 
 def _decide(policy: EndpointPolicy, s: Situation, now: datetime) -> Decision:
@@ -120,7 +127,7 @@ def _decide(policy: EndpointPolicy, s: Situation, now: datetime) -> Decision:
         return _with_next(nothing("schedule", "inside an active window", "in_window"), planned)
     off_window = policy.schedule is not None and s.phase is not None and not s.phase.active
     if policy.keep_alive == KeepAlive.ADAPTIVE and not off_window:
-        pause_only = replace(policy.idle, scale_to_zero_after=None)
+        pause_only = replace(_idle_policy(policy, s), scale_to_zero_after=None)
         idle = idle_decision(pause_only, s.state, s.activity, s.awake_since, now)
         if idle.action != ActionKind.NONE:
             return idle
@@ -136,10 +143,20 @@ def _decide(policy: EndpointPolicy, s: Situation, now: datetime) -> Decision:
         if warm is not None:
             return _with_next(warm, planned)
         return _with_next(idle, _earlier(planned, next_prewarm(s.gaps, now, s.cold_start)))
-    idle = idle_decision(policy.idle, s.state, s.activity, s.awake_since, now)
+    if s.shared and s.state == EndpointState.SCALED_TO_ZERO:
+        return _with_next(nothing("idle", f"{SHARED_NOTE}; it wakes on any request", "shared"), planned)
+    idle = idle_decision(_idle_policy(policy, s), s.state, s.activity, s.awake_since, now)
     if idle.action == ActionKind.NONE:
-        return _with_next(idle, planned)
+        return _with_next(replace(idle, reason=f"{idle.reason} ({SHARED_NOTE})") if s.shared else idle, planned)
     return idle
+
+
+SHARED_NOTE = "traffic shared: never paused for idleness, scale to zero instead"
+
+
+def _idle_policy(policy: EndpointPolicy, s: Situation) -> IdlePolicy:
+    """The idle policy in force: without its pause stage when the traffic is shared."""
+    return replace(policy.idle, pause_after=None) if s.shared else policy.idle
 
 
 def _wake_blocker(exceeded: Sequence[BudgetCheck], s: Situation) -> str | None:
@@ -181,4 +198,13 @@ def _guard_in_flight(decision: Decision, activity: Activity) -> Decision:
             code="in_flight",
             skipped=True,
         )
+    return decision
+
+
+def _guard_backoff(decision: Decision, failing: Failing | None, now: datetime) -> Decision:
+    if decision.acts and failing is not None and decision.action == failing.action and now < failing.until:
+        return replace(
+            decision, policy=BACKOFF, reason=f"{decision.reason}; {failing.describe()}", code=BACKOFF, skipped=True,
+            next_action=decision.action, next_at=failing.until,
+        )  # fmt: skip
     return decision

@@ -78,9 +78,10 @@ def idle_decision(
     """Scale a running endpoint to zero after ``scale_to_zero_after`` without requests; pause it (running or scaled
     to zero) after ``pause_after``.
 
-    Reset by: a request (see :func:`idle_since`) or a wake. Held off by: requests in flight (never touched), and
-    ``min_uptime`` after a wake (against flapping). Either stage is off when None. Unknown idleness (no request and no
-    wake known) counts as active: epmgr never pauses what it cannot see.
+    Reset by: a request (see :func:`idle_since`) or a wake. Held off by ``min_uptime`` after a wake (against
+    flapping); requests in flight hold it off in :func:`epmgr.domain.decide.decide`, which guards every rule.
+    Either stage is off when None. Unknown idleness (no request and no wake known) counts as active: epmgr never
+    pauses what it cannot see.
     """
     since = idle_since(activity, awake_since)
     if since is None:
@@ -99,8 +100,6 @@ def idle_decision(
         if idle_for >= after:
             verb = "paused" if kind == ActionKind.PAUSE else "scaled to zero"
             reason = f"no requests for {format_duration(idle_for)} (to be {verb} after {format_duration(after)})"
-            if activity.in_flight:
-                return Decision(kind, "idle", f"{activity.in_flight} request(s) in flight", "in_flight", skipped=True)
             if state == EndpointState.RUNNING and awake_since is not None and now - awake_since < idle.min_uptime:
                 woke = format_duration(now - awake_since)
                 return Decision(

@@ -87,6 +87,18 @@ class KeepAlive(str, enum.Enum):
     ADAPTIVE = "adaptive"
 
 
+class Traffic(str, enum.Enum):
+    """Who sends the endpoint its requests.
+
+    ``epmgr``: every caller goes through epmgr's client or proxy, so the ledger sees all traffic and an idle pause
+    is safe. ``shared``: other callers use the URL directly (curl, another service, a notebook); the daemon never
+    pauses it for idleness (a paused endpoint breaks them) and relies on scale to zero, which any request wakes.
+    """
+
+    EPMGR = "epmgr"
+    SHARED = "shared"
+
+
 @dataclass(frozen=True)
 class AdaptiveKnobs:
     """The adaptive keep-alive's knobs.
@@ -117,6 +129,7 @@ class EndpointPolicy:
     keep_alive: KeepAlive = KeepAlive.OFF  # True/False are accepted and mean adaptive/off
     price_per_hour: Decimal | None = None
     adaptive: AdaptiveKnobs = field(default_factory=AdaptiveKnobs)
+    traffic: Traffic | None = None  # None: not configured ("epmgr" if epmgr created it, else "shared")
 
     def __post_init__(self) -> None:
         if isinstance(self.keep_alive, bool):  # ``keep_alive = true``: the adaptive keep-alive

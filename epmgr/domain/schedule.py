@@ -1,11 +1,20 @@
-"""Active windows such as "Mon-Fri 08:00-19:00", parsed into plain values."""
+"""Schedules: active windows such as "Mon-Fri 08:00-19:00" and start/stop triggers, evaluated at an instant.
+
+The one place schedules are evaluated. Windows are expanded here; cron expressions arrive as :class:`Trigger`
+objects (``next_fire(prev, now)``, as APScheduler's triggers; :mod:`epmgr.cron` builds them), so this stays pure.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from typing import TYPE_CHECKING, Protocol
+from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:  # policy.py imports Window from here
+    from epmgr.domain.policy import Schedule
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 EXPECTED_WINDOW = 'a window such as "Mon-Fri 08:00-19:00" or "Sat 10:00-14:00"'
@@ -213,3 +222,74 @@ def combine(first: ScheduleState | None, second: ScheduleState | None) -> Schedu
     since = max((s.since for s in phases if s.since is not None), default=None)
     changes = [s.next_change for s in (first, second) if s.next_change is not None]
     return ScheduleState(active, since=since, next_change=min(changes, default=None))
+
+
+# -- triggers (cron start/stop) -----------------------------------------------------------------------------------
+
+
+class Trigger(Protocol):
+    """When a start or stop edge fires (APScheduler's ``get_next_fire_time`` shape)."""
+
+    def next_fire(self, prev: datetime | None, now: datetime) -> datetime | None:
+        """The first fire time at or after ``now`` (``prev``: the previous fire time, if any); None: never."""
+        ...
+
+
+TriggerFor = Callable[[str, tzinfo], Trigger]
+"""Builds the trigger of a cron expression in a time zone."""
+_LOOKBACKS = (timedelta(hours=1), timedelta(days=1), timedelta(days=8), timedelta(days=32))
+_MAX_FIRES = 10_000
+
+
+def fires(trigger: Trigger, start: datetime, stop: datetime, holidays: frozenset[date] = frozenset()) -> list[datetime]:
+    """Every fire time in ``[start, stop]`` whose date is not a holiday."""
+    found: list[datetime] = []
+    moment = trigger.next_fire(None, start)
+    while moment is not None and moment <= stop and len(found) < _MAX_FIRES:
+        if moment.date() not in holidays:
+            found.append(moment)
+        moment = trigger.next_fire(moment, moment + timedelta(seconds=1))
+    return found
+
+
+def last_and_next(
+    trigger: Trigger, now: datetime, holidays: frozenset[date] = frozenset()
+) -> tuple[datetime | None, datetime | None]:
+    """The last fire time at or before ``now`` (up to 32 days back) and the next one after it (32 days ahead)."""
+    last = None
+    for lookback in _LOOKBACKS:
+        found = fires(trigger, now - lookback, now, holidays)
+        if found:
+            last = found[-1]
+            break
+    upcoming = fires(trigger, now + timedelta(microseconds=1), now + _LOOKBACKS[-1], holidays)[:1]
+    return last, (upcoming[0] if upcoming else None)
+
+
+def schedule_phase(schedule: Schedule, now: datetime, trigger_for: TriggerFor) -> ScheduleState | None:
+    """Where ``schedule`` stands at ``now``: its windows and cron edges combined (active if either is)."""
+    tz = ZoneInfo(schedule.tz)
+    phase = windows_state(schedule.active, tz, now, schedule.holidays) if schedule.active else None
+    if schedule.cron_start or schedule.cron_stop:
+        start = (
+            last_and_next(trigger_for(schedule.cron_start, tz), now, schedule.holidays)
+            if schedule.cron_start
+            else (None, None)
+        )
+        stop = last_and_next(trigger_for(schedule.cron_stop, tz), now) if schedule.cron_stop else (None, None)
+        phase = combine(phase, edges_state(start[0], stop[0], start[1], stop[1]))
+    return phase
+
+
+def prewarmed_phase(
+    schedule: Schedule, now: datetime, measured: timedelta, trigger_for: TriggerFor
+) -> ScheduleState | None:
+    """:func:`schedule_phase` with windows opening ``prewarm`` early (``"auto"``: ``measured``, the endpoint's cold
+    start), so that ``on_start = "resume"`` has the endpoint running at the window's start."""
+    phase = schedule_phase(schedule, now, trigger_for)
+    if phase is None or schedule.on_start.value != "resume":
+        return phase
+    lead = measured if schedule.prewarm is None else schedule.prewarm
+    if lead <= timedelta(0):
+        return phase
+    return with_prewarm(phase, schedule_phase(schedule, now + lead, trigger_for), lead)

@@ -68,6 +68,7 @@ def endpoint_dict(e: EndpointCost) -> dict[str, Any]:
         "today": forecast_dict(e.today),
         "month": forecast_dict(e.month),
         "requests": e.requests,
+        "unseen_requests": e.unseen_requests,
         "cold_waits": e.cold_waits,
         "cold_start_seconds": int(e.cold_start.total_seconds()),
         "cold_start_observed": e.cold_start_observed,
@@ -199,6 +200,7 @@ def _footer(report: CostReport) -> str:
 
         lines.append("A negative SAVED means epmgr cost more than that baseline:")
         lines += [f"  {note}" for _, saved, note in baseline_notes(report) if saved < 0]
+    lines += [f"{e.ref}: {e.unseen_requests} requests not seen by epmgr" for e in report.endpoints if e.unseen_requests]
     if report.total.unpriced_replica_minutes:
         lines.append(f"{report.total.unpriced_replica_minutes} billed replica-minutes have no known price.")
     return "\n".join(lines)

@@ -21,6 +21,7 @@ from epmgr.domain.savings import (
 from epmgr.ledger import Ledger
 from epmgr.observe import MAX_GAP
 from epmgr.pricing import Price, PriceBook
+from epmgr.unseen_traffic import UNSEEN_CLIENT
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class EndpointCost:
     deleted_at: datetime | None
     history: list[Interval] = field(default_factory=list)  # unclipped, for spend in any sub-window
     cold_waits: int = 0  # recorded requests that arrived while the endpoint was not running
+    unseen_requests: int = 0  # of ``requests``, those epmgr did not see (recorded from the metrics route)
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,7 @@ def endpoint_cost(
         deleted_at=deleted,
         history=history,
         cold_waits=cold_waits(arrivals, history),
+        unseen_requests=sum(1 for r in requests if r.client_id == UNSEEN_CLIENT),
     )
 
 
@@ -290,4 +293,6 @@ def build_report(
         endpoint_cost(ledger, r, book, since, until, now, tz, hf_timeout_min=timeouts.get(r.ref), max_gap=max_gap)
         for r in records
     ]
+    # An endpoint the API never showed (only a failed action on a mistyped name is audited) is not in the report.
+    costs = [c for c in costs if c.history or c.requests or ledger.count_requests(c.ref)]
     return CostReport(since, until, now, tz, costs)

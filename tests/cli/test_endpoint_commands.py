@@ -105,9 +105,11 @@ def test_an_invalid_instance_lists_the_valid_ones(epmgr: Cli) -> None:
     assert result.exit_code == 1
     assert "Instance compute 'Gpu' - 'c6i' - 'x1' in 'aws' - 'us-east-1' not found" in result.stderr
     assert "valid in aws/us-east-1:" in result.stderr and "gpu nvidia-l4 x1 ($0.80/h)" in result.stderr
-    ledger = epmgr.ledger()  # HF never confirmed the endpoint: no phantom row for the cost report
-    assert ledger.endpoint(REF) is None and ledger.actions(REF) == [] and ledger.endpoints() == []
+    ledger = epmgr.ledger()  # every action is audited, the failed create too ...
+    assert [(a.action, a.outcome) for a in ledger.actions(REF)] == [(ActionKind.CREATE, Outcome.FAILED)]
     ledger.close()
+    cost = epmgr("cost", "--json")  # ... but HF never confirmed the endpoint: no phantom row in the cost report
+    assert cost.exit_code == 0 and json.loads(cost.stdout)["endpoints"] == []
 
 
 def test_delete_asks_first(epmgr: Cli) -> None:

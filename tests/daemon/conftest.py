@@ -13,9 +13,10 @@ from epmgr.adapters.hf import HfEndpointsAPI
 from epmgr.clock import FakeClock
 from epmgr.config import Settings, load_settings
 from epmgr.domain.backoff import Backoff
-from epmgr.domain.model import EndpointRef, EndpointSpec, EndpointState, Instance
+from epmgr.domain.model import ActionKind, EndpointRef, EndpointSpec, EndpointState, Instance
 from epmgr.emulator import DEMO_TOKEN, DEMO_USER, EmulatorServer
 from epmgr.ledger import Ledger, open_ledger
+from epmgr.operations import Operator
 from epmgr.service import Reconciler, TickReport
 from tests.adapters.conftest import FAST, adapter_for
 from tests.conftest import T0
@@ -39,9 +40,16 @@ class World:
     def reconciler(self, toml: str, *, dry_run: bool = False) -> Reconciler:
         return Reconciler(self.settings(toml), self.ledger, self.clock, lambda _ns: self.api, dry_run=dry_run)
 
-    def create(self, name: str) -> EndpointRef:
-        """A running endpoint (the clock is moved past its start-up)."""
-        self.api.create(EndpointSpec(name=name, repository="openai-community/gpt2", instance=CPU))
+    def create(self, name: str, *, by_epmgr: bool = True) -> EndpointRef:
+        """A running endpoint (the clock is moved past its start-up), created as ``epmgr create`` does (audited:
+        its traffic defaults to "epmgr") or, with ``by_epmgr=False``, outside epmgr (its traffic is "shared")."""
+        spec = EndpointSpec(name=name, repository="openai-community/gpt2", instance=CPU)
+        if by_epmgr:
+            Operator(self.api, self.ledger, self.clock).act(
+                ActionKind.CREATE, name, "created", lambda: self.api.create(spec)
+            )
+        else:
+            self.api.create(spec)
         self.advance(seconds=1)
         assert self.state(name) == EndpointState.RUNNING
         return EndpointRef(DEMO_USER, name)

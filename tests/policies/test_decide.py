@@ -53,9 +53,12 @@ def quiet(minutes: float, in_flight: int = 0) -> Activity:
 def test_idle_rule(
     state: EndpointState, activity: Activity, awake: datetime | None, idle: IdlePolicy, action: ActionKind, code: str
 ) -> None:
-    decision = idle_decision(idle, state, activity, awake, NOW)
+    decision = decide(EndpointPolicy(name="ep", idle=idle), Situation(state, activity=activity, awake_since=awake), NOW)
     assert (decision.action, decision.code) == (action, code)
     assert decision.skipped == (code in ("in_flight", "min_uptime"))
+    if code == "in_flight":  # the one in-flight guard, over the idle rule's own reason
+        assert f"held back: {activity.in_flight} request(s) in flight" in decision.reason
+        assert idle_decision(idle, state, replace(activity, in_flight=0), awake, NOW).reason in decision.reason
 
 
 def test_idle_plans_the_next_stage() -> None:

@@ -6,12 +6,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from epmgr.cron import prewarmed as prewarmed_phase
 from epmgr.domain.decide import Situation, decide
 from epmgr.domain.keepalive import cold_start_estimate, cold_starts
 from epmgr.domain.model import ActionKind, EndpointRef, EndpointState, StateChange
 from epmgr.domain.policy import EndpointPolicy, OnStart, Schedule
 from epmgr.domain.schedule import ScheduleState, parse_window, with_prewarm
-from epmgr.service import prewarmed_phase
 
 M = timedelta(minutes=1)
 REF = EndpointRef("ns", "ep")

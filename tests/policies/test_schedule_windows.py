@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from epmgr.cron import cron_trigger
+from epmgr.cron import phase as schedule_phase
 from epmgr.domain.policy import Schedule
 from epmgr.domain.schedule import ScheduleState, combine, edges_state, parse_window, windows_state
-from epmgr.service import schedule_phase
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
