@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import httpx
@@ -13,7 +14,7 @@ from epmgr.deadline import within
 from epmgr.domain.backoff import Backoff
 from epmgr.domain.model import EndpointSpec, EndpointState, Instance
 from epmgr.emulator import DEMO_TOKEN, DEMO_USER, EmulatorServer, FaultConfig
-from epmgr.errors import ApiUnavailable, AuthError, BadRequest
+from epmgr.errors import ApiError, ApiUnavailable, AuthError, BadRequest
 from tests.adapters.conftest import FAST, adapter_for
 
 BASE = "http://hf.test"
@@ -160,11 +161,11 @@ class FakeMonotonic:
         self.now += seconds
 
 
-def hanging_api(clock: FakeMonotonic, **options: float) -> HfEndpointsAPI:
+def hanging_api(clock: FakeMonotonic, call_timeout_s: float = 60.0) -> HfEndpointsAPI:
     backoff = Backoff(base_s=1.0, cap_s=4.0, attempts=5)
     return HfEndpointsAPI(
         token="hf_secret", namespace="ns", api_url=BASE, backoff=backoff, sleep=clock.sleep, draw=lambda: 1.0,
-        monotonic=clock, **options,
+        monotonic=clock, call_timeout_s=call_timeout_s,
     )  # fmt: skip
 
 
@@ -209,3 +210,44 @@ def test_no_request_is_sent_once_the_deadline_has_passed() -> None:
         with within(0.0, monotonic=clock), pytest.raises(ApiUnavailable, match="deadline"):
             hanging_api(clock).pause("ep")
     assert route.call_count == 0
+
+
+def test_a_request_timeout_status_is_retried_too() -> None:
+    sleeps = Sleeps()
+    with respx.mock() as mock:
+        route = mock.get(f"{BASE}/v2/endpoint/ns/ep").mock(
+            side_effect=[httpx.Response(408), httpx.Response(200, json=ENDPOINT_JSON)]
+        )
+        assert mocked_api(sleeps).get("ep").ref.name == "ep"
+    assert route.call_count == 2 and sleeps == [1.0]
+
+
+def test_a_retried_delete_that_meets_404_is_done_but_a_first_404_is_not_found() -> None:
+    sleeps = Sleeps()
+    with respx.mock() as mock:
+        route = mock.delete(f"{BASE}/v2/endpoint/ns/ep").mock(
+            side_effect=[httpx.Response(503), httpx.Response(404, json={"error": "gone"}), httpx.Response(404)]
+        )
+        mocked_api(sleeps).delete("ep")
+        with pytest.raises(LookupError, match="ns/ep was not found"):
+            mocked_api(sleeps).delete("ep")
+    assert route.call_count == 3
+
+
+@pytest.mark.parametrize("answer", [{"type": "user"}, {"name": None}, ["demo"]], ids=["no-name", "null", "list"])
+def test_a_whoami_without_a_name_is_one_clear_error(answer: object) -> None:
+    with respx.mock() as mock:
+        mock.get(f"{BASE}/api/whoami-v2").respond(json=answer)
+        api = HfEndpointsAPI(token="hf_secret", api_url=BASE, backoff=Backoff(attempts=2), sleep=Sleeps())
+        with pytest.raises(ApiError, match="find the default namespace: .* answered 200 with JSON that is not"):
+            api.list_endpoints()
+
+
+def test_the_token_is_never_logged(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    with respx.mock() as mock:
+        mock.get(f"{BASE}/v2/endpoint/ns/ep").mock(
+            side_effect=[httpx.Response(429, headers={"Retry-After": "0"}), httpx.Response(200, json=ENDPOINT_JSON)]
+        )
+        mocked_api(Sleeps()).get("ep")
+    assert caplog.records and "hf_secret" not in caplog.text
