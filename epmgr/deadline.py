@@ -1,8 +1,8 @@
 """A deadline for the API calls made in a block of code, carried in a context variable.
 
 The daemon bounds each action's API call by the time left on its lease (``with within(seconds): api.pause(...)``);
-the HF adapter reads :func:`remaining` to shorten each HTTP timeout and to stop retrying when time is up. Any
-adapter can honour it without the port changing.
+the HF adapter reads :func:`remaining` to shorten each HTTP timeout, to stop retrying when time is up, and to fail
+at once when the API asks to wait past it (``Retry-After``). Any adapter can honour it without the port changing.
 """
 
 from __future__ import annotations
