@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, Table, bindparam, select, update
 
 from epmgr.domain.model import EndpointRef, RequestRecord
 from epmgr.errors import LedgerError
@@ -67,7 +67,7 @@ class RequestFinish:
     tokens_out: int | None = None
 
 
-_REQUESTS = RequestRow.__table__
+_REQUESTS = cast(Table, RequestRow.__table__)
 _FINISH = (
     update(_REQUESTS)
     .where(_REQUESTS.c.id == bindparam("f_id"))

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from epmgr.domain.model import EndpointRef, RequestRecord
 from epmgr.errors import LedgerError
 from epmgr.ledger import Ledger
+from epmgr.ledger.store import RequestFinish
 from tests.conftest import T0
 
 A = EndpointRef("demo", "a")
@@ -69,3 +70,18 @@ def test_write_returns_the_ids_of_requests_in_flight(ledger: Ledger) -> None:
     (open_request,) = [r for r in ledger.requests(A) if r.finished_at is None]
     assert open_request.id == ids[1]
     assert _without_ids(ledger.requests(A)) == _without_ids(records)
+
+
+def test_finish_updates_a_batch_and_refuses_an_unknown_id_whole(ledger: Ledger) -> None:
+    ids = ledger.write_requests([RequestRecord(A, T0 + timedelta(seconds=i)) for i in range(3)])
+    first, second, third = (i for i in ids if i is not None)
+    with pytest.raises(LedgerError, match="no request with id 999999"):
+        ledger.finish_requests([RequestFinish(first, T0 + timedelta(minutes=1), 200), RequestFinish(999999, T0)])
+    assert all(r.finished_at is None for r in ledger.requests(A))
+    ledger.finish_requests(
+        [RequestFinish(first, T0 + timedelta(seconds=2), 200, 4, 9), RequestFinish(third, T0 + timedelta(seconds=7))]
+    )
+    done = {r.id: r for r in ledger.requests(A)}
+    assert done[first].latency == timedelta(seconds=2) and (done[first].tokens_in, done[first].tokens_out) == (4, 9)
+    assert done[third].latency == timedelta(seconds=5) and done[third].status_code is None
+    assert done[second].finished_at is None
