@@ -169,6 +169,9 @@ class Proxy:
         upstream = await client._http.send(outgoing, stream=True)  # transport errors arrive as ApiUnavailable
 
         async def chunks() -> AsyncIterator[bytes]:
+            if upstream.is_stream_consumed:  # a 400 the transport read (asleep or not?), e.g. TEI's "Empty" error
+                yield upstream.content
+                return
             async for chunk in upstream.aiter_raw():
                 yield chunk
 
