@@ -117,6 +117,7 @@ def load(module: str) -> ModuleType:
 def run_one(module: ModuleType, *, quick: bool, out: Path) -> dict[str, Any]:
     """Run one benchmark and write its JSON result in ``out``."""
     started = time.perf_counter()
+    load = os.getloadavg()[0]
     figures = module.run(quick)
     result = {
         "name": module.NAME,
@@ -127,6 +128,7 @@ def run_one(module: ModuleType, *, quick: bool, out: Path) -> dict[str, Any]:
         "python": platform.python_version(),
         "quick": quick,
         "seconds": round(time.perf_counter() - started, 1),
+        "load": round(max(load, os.getloadavg()[0]), 1),  # 1-minute load average (other work on the machine)
         "figures": figures,
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -144,7 +146,8 @@ def render(doc: str, results: Sequence[dict[str, Any]], tables: dict[str, Callab
         head, rest = doc.split(start, 1)
         _, tail = rest.split(end, 1)
         stamp = (
-            f"*Run {result['date']} at commit {result['commit']}, {result['cpus']} cores, "
+            f"*Run {result['date']} at commit {result['commit']}, {result['cpus']} cores "
+            f"(load {result.get('load', '?')}), "
             f"{result['seconds']:.0f} s{' (--quick)' if result['quick'] else ''}: "
             f"`python -m benchmarks --only {name}`; "
             f"raw figures in `benchmarks/results/{name}.json`.*"

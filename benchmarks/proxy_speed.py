@@ -74,8 +74,10 @@ def minimal_app(upstream: str) -> Any:
             return
         request = Request(scope, receive)
         body = await request.body()
-        outgoing = client.build_request(request.method, "/".join(filter(None, [upstream, request.url.path.removeprefix("/").partition("/")[2]])), content=body,
-                                        headers={"content-type": request.headers.get("content-type", "")})  # fmt: skip
+        rest = request.url.path.removeprefix("/").partition("/")[2]
+        target = f"{upstream}/{rest}" if rest else upstream
+        headers = {"content-type": request.headers.get("content-type", "")}
+        outgoing = client.build_request(request.method, target, content=body, headers=headers)
         answer = await client.send(outgoing, stream=True)
         kept = {k: v for k, v in answer.headers.items() if k not in ("content-length", "transfer-encoding")}
         response = StreamingResponse(
