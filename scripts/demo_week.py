@@ -169,8 +169,8 @@ def headline(t: Mapping[str, Total]) -> list[str]:
         line = (
             f"{name[0].upper()}{name[1:]} is cheaper (${hf.usd:,.2f}, ${-gap:,.2f} less), but {hf.waited} requests "
             f"waited up to {STARTUP[:-1]} min for one of its {hf.cold_starts} cold starts, against {ours.waited} for "
-            f"epmgr's {ours.cold_starts}: that is what the schedule buys by keeping phi3-mini warm while the office "
-            f"is open ({alone})."
+            f"epmgr's {ours.cold_starts}: that is what epmgr.toml buys, the schedule keeping phi3-mini warm while the "
+            f"office is open and the adaptive keep-alive pre-warming llama-8b for its batch ({alone})."
         )
         lines.append(line)
     return lines
