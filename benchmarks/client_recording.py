@@ -81,9 +81,9 @@ def run(quick: bool = False) -> dict[str, float]:
             variants = {"httpx": lambda: bare.post(url, json=BODY), "client": lambda: client.request("POST", json=BODY)}
             interleave(variants, 2, 50)  # warm both connection pools
             single = interleave(variants, blocks, per_block, each=True)
-            threaded = interleave(
-                {name: _threads(call, 16, per_block * 4) for name, call in variants.items()}, thread_blocks, 1
-            )
+            pools = {name: _threads(call, 16, per_block * 4) for name, call in variants.items()}
+            interleave(pools, 1, 1)  # warm up: the threads, 16 connections each
+            threaded = interleave(pools, thread_blocks, 1)
         client.close()
         closing = getattr(context, "close_shared_ledgers", None)  # the client's shared ledgers, where it has them
         if closing is not None:

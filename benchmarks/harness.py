@@ -91,11 +91,13 @@ def peak_rss_mb(pid: int | None = None) -> float:
 
 
 def commit() -> str:
+    """The checkout's commit (``EPMGR_BENCH_COMMIT`` for a copy outside git, e.g. an exported snapshot)."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-        return out.stdout.strip() or "unknown"
+        found = out.stdout.strip() if out.returncode == 0 else ""
     except OSError:
-        return "unknown"
+        found = ""
+    return found or os.environ.get("EPMGR_BENCH_COMMIT", "unknown")
 
 
 def name_of(module: str) -> str:

@@ -167,7 +167,9 @@ def run(quick: bool = False) -> dict[str, float]:
         variants = {name: caller(url) for name, url in targets.items()}
         interleave(variants, 1, 20)  # warm up: connections, the proxy's URL lookup
         single = interleave(variants, blocks, per_block, each=True)
-        threaded = interleave({n: _threads(c, per_block * 4) for n, c in variants.items()}, thread_blocks, 1)
+        pools = {name: _threads(call, per_block * 4) for name, call in variants.items()}
+        interleave(pools, 1, 1)  # warm up: the threads, 16 connections each
+        threaded = interleave(pools, thread_blocks, 1)
     out: dict[str, float] = {"calls": blocks * per_block, "thread_calls": thread_blocks * per_block * 4}
     for name in targets:
         out[f"{name}_p50_ms"] = single.percentile(name, 0.5) * 1000
