@@ -10,7 +10,6 @@ from typing import Any, TextIO
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=`` and is a structured field.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
-FIELDS = ("endpoint", "namespace", "action", "outcome", "policy", "reason", "holder", "duration_s")
 
 
 class JsonFormatter(logging.Formatter):

@@ -261,11 +261,6 @@ def spend_between(
     return spend_in(intervals(changes, price_of=price_of), start, end)
 
 
-def billed_segments_in(history: Sequence[Interval], start: datetime, end: datetime) -> list[Segment]:
-    """Segments that overlap ``[start, end)`` (for timelines)."""
-    return [s for s in segments(history) if s.start < end and (s.end is None or s.end > start)]
-
-
 def clip(history: Sequence[Interval], start: datetime, end: datetime) -> list[Interval]:
     """Intervals cut to ``[start, end)``, with time before the first record shown as not existing."""
     result = []
