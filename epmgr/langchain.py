@@ -37,12 +37,13 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from epmgr.client.aio import AsyncEndpointClient
 from epmgr.client.context import build_parts
 from epmgr.client.sync import EndpointClient
+from epmgr.fallback import lc as fallback_lc
 from epmgr.langchain_embeddings import HuggingFaceEndpointEmbeddings
 
 
 def wake_enabled(llm: _HuggingFaceEndpoint) -> None:
     """Give an (upstream or epmgr) ``HuggingFaceEndpoint`` with an ``endpoint_url`` epmgr's waking clients."""
-    if isinstance(llm.client, EndpointClient) or not llm.endpoint_url:
+    if isinstance(llm.client, (EndpointClient, fallback_lc.FallbackClient)) or not llm.endpoint_url:
         return
     token = llm.huggingfacehub_api_token or None
     parts = build_parts(llm.endpoint_url, token=token, client_id="langchain")
@@ -52,12 +53,25 @@ def wake_enabled(llm: _HuggingFaceEndpoint) -> None:
 
 
 class HuggingFaceEndpoint(_HuggingFaceEndpoint):
-    """langchain-huggingface's ``HuggingFaceEndpoint``, whose endpoint is woken before each call (see module)."""
+    """langchain-huggingface's ``HuggingFaceEndpoint``, whose endpoint is woken before each call (see module).
+
+    ``fallback=["serverless:org/model", ...]`` (and ``fallback_when``) serve while it wakes: see docs/fallback.md;
+    who served is in ``generation_info["served_by"]``.
+    """
+
+    fallback: list[str] = []
+    fallback_when: list[str] | None = None
 
     @model_validator(mode="after")
     def _wake_on_demand(self) -> HuggingFaceEndpoint:
         wake_enabled(self)
+        fallback_lc.install_chain(self)
         return self
+
+    def _generate(self, prompts: list[str], *args: Any, **kwargs: Any) -> Any:
+        result = super()._generate(prompts, *args, **kwargs)
+        fallback_lc.mark_generations(result.generations, fallback_lc.served_by_of(self.client))
+        return result
 
 
 class ChatHuggingFace(_ChatHuggingFace):
@@ -70,6 +84,11 @@ class ChatHuggingFace(_ChatHuggingFace):
         if isinstance(llm, _HuggingFaceEndpoint):
             wake_enabled(llm)
         return self
+
+    def _create_chat_result(self, response: Any) -> Any:
+        result = super()._create_chat_result(response)
+        fallback_lc.mark_generations(result.generations, getattr(response, "served_by", None))
+        return result
 
 
 __all__ = ["ChatHuggingFace", "HuggingFaceEndpoint", "HuggingFaceEndpointEmbeddings", "wake_enabled"]

@@ -94,6 +94,8 @@ class RouterBackend:
             self.base = spec.target.rstrip("/")
             self.model = spec.model or "default"
         self._chat = InferenceClient(base_url=self.base, api_key=token or "unused", timeout=TIMEOUT_S)
+        repo = self.model.split(":", 1)[0]  # hf-inference's route: the provider suffix is the router's syntax only
+        self._text = InferenceClient(model=f"{self.base}/hf-inference/models/{repo}", api_key=token, timeout=TIMEOUT_S)
 
     def available(self) -> tuple[bool, str]:
         if self.kind == "serverless" and not self.token:
@@ -109,9 +111,7 @@ class RouterBackend:
         """The raw prompt, unchanged (no chat template: the caller chose the model's format)."""
         with translated(self.spec):
             if self.kind == "serverless":
-                repo = self.model.split(":", 1)[0]
-                client = InferenceClient(model=f"{self.base}/hf-inference/models/{repo}", api_key=self.token)
-                return str(client.text_generation(prompt, **_tgi_params(params)))
+                return str(self._text.text_generation(prompt, **_tgi_params(params)))
             body = {"model": self.model, "prompt": prompt, **_openai_params(params)}
             headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
             url = self.base if self.base.endswith("/v1") else f"{self.base}/v1"
@@ -120,7 +120,8 @@ class RouterBackend:
             return str(response.json()["choices"][0]["text"])
 
     def close(self) -> None:
-        pass
+        self._chat.close()  # type: ignore[no-untyped-call]
+        self._text.close()  # type: ignore[no-untyped-call]
 
 
 def _openai_params(params: dict[str, Any]) -> dict[str, Any]:

@@ -283,6 +283,11 @@ class FallbackClient:
         served.served_by = by
         return served
 
+    @property
+    def waking(self) -> bool:
+        """A background wake of the primary is under way."""
+        return self._waking is not None and self._waking.is_alive()
+
     def wait_for_wake(self, timeout: float | None = None) -> None:
         """Block until the background wake (if any) has finished (tests, scripts)."""
         thread = self._waking
