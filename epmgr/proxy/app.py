@@ -32,6 +32,7 @@ from starlette.types import Receive, Scope, Send
 
 from epmgr import names
 from epmgr.client.aio import AsyncEndpointClient
+from epmgr.client.runtime import Runtime
 from epmgr.client.transport import COLD_START_HEADER
 from epmgr.clock import Clock
 from epmgr.domain.model import Actor
@@ -87,6 +88,7 @@ class Proxy:
 
     def __init__(self, config: ProxyConfig) -> None:
         self.config = config
+        self.runtime = Runtime()  # the proxy's clients share one recorder thread, closed with the proxy
         self.cache = ClientCache(self._build, size=config.max_clients)
 
     @property
@@ -101,6 +103,7 @@ class Proxy:
             client_id="proxy",
             actor=Actor.PROXY,
             clock=self.config.clock,
+            runtime=self.runtime,
         )
 
     def authorized(self, request: Request) -> bool:
@@ -187,6 +190,7 @@ class Proxy:
 
     async def close(self) -> None:
         await self.cache.close()
+        await asyncio.to_thread(self.runtime.close)
 
 
 def _split(request: Request) -> tuple[str, str]:
