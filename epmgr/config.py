@@ -36,6 +36,7 @@ from epmgr.config_toml import (
 )
 from epmgr.domain.durations import EXPECTED as EXPECTED_DURATION
 from epmgr.domain.durations import format_duration, parse_duration
+from epmgr.domain.fallback import DEFAULT_WHEN, Price, When, parse_spec
 from epmgr.domain.policy import (
     AdaptiveKnobs,
     Budget,
@@ -69,7 +70,7 @@ _IDLE = ("scale_to_zero_after", "pause_after", "min_uptime")
 _FLAGS = ("managed", "protect")
 _KEEP = ("keep_alive", "adaptive")
 _KEYS: dict[str, set[str]] = {
-    "": {"daemon", "defaults", "endpoints", "namespaces", "hf", "ledger", "notify"},
+    "": {"daemon", "defaults", "endpoints", "namespaces", "hf", "ledger", "notify", "fallback_prices"},
     "daemon": {"interval", "lease_ttl", "listen", "log_format"},
     "defaults": {*_IDLE, "managed_tag", "traffic"},
     "endpoint": {"name", "namespace", *_IDLE, *_FLAGS, *_KEEP, "schedule", "budget", "price_per_hour", "traffic"},
@@ -80,6 +81,7 @@ _KEYS: dict[str, set[str]] = {
     "hf": {"namespace", "api_url"},
     "ledger": {"url"},
 }
+_KEYS["endpoint"] |= {"fallback", "fallback_when"}  # read by load_fallbacks (the clients), not load_settings
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TOKEN_ERROR = (
     "the HF token is never read from the configuration file; remove it and set HF_TOKEN or run `hf auth login`"
@@ -458,3 +460,67 @@ def _budget(doc: Doc, path: KeyPath, value: object) -> Budget:
         on_exceed=doc.choice((*path, "on_exceed"), table.get("on_exceed", default.on_exceed.value), OnExceed),
         cap_replicas=doc.integer((*path, "cap_replicas"), table.get("cap_replicas", default.cap_replicas), minimum=1),
     )
+
+
+# -- fallback chains (issue 14): read by the clients, not by the daemon -------------------------------------
+
+
+@dataclass(frozen=True)
+class FallbackSettings:
+    """The fallback chains of the file's endpoints and the fallbacks' prices (see docs/fallback.md).
+
+    Args:
+        chains: Per endpoint name: its fallback specs, in order, and ``fallback_when``.
+        prices: ``[fallback_prices]``: per spec or per kind, overriding the defaults.
+    """
+
+    chains: dict[str, tuple[tuple[str, ...], frozenset[When]]] = field(default_factory=dict)
+    prices: dict[str, Price] = field(default_factory=dict)
+
+
+_PRICE_KEYS = ("per_request_usd", "input_per_mtok_usd", "output_per_mtok_usd")  # Price's fields, in order
+
+
+def load_fallbacks(
+    config_path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None
+) -> FallbackSettings:
+    """``fallback``/``fallback_when`` of each ``[[endpoints]]`` entry and ``[fallback_prices]``, from the same file
+    as :func:`load_settings` (none: no chains).
+
+    Raises:
+        ConfigError: A spec, condition or price that is not valid (file, line and key named; exit code 2).
+    """
+    found = _find_file(config_path, os.environ if env is None else env)
+    if found is None:
+        return FallbackSettings()
+    raw, text = read_toml(*found)
+    doc = Doc(found[1], text)
+    chains: dict[str, tuple[tuple[str, ...], frozenset[When]]] = {}
+    for index, entry in enumerate(raw.get("endpoints", []) if isinstance(raw.get("endpoints"), list) else []):
+        if not isinstance(entry, dict) or "fallback" not in entry:
+            continue
+        path: KeyPath = ("endpoints", index)
+        name = doc.checked((*path, "name"), entry.get("name"), EXPECTED_NAME, check_name)
+        specs = tuple(
+            str(doc.checked((*path, "fallback", i), item, "a fallback spec", lambda t: str(parse_spec(t))))
+            for i, item in enumerate(doc.array((*path, "fallback"), entry["fallback"], "a list of fallback specs"))
+        )
+        when = DEFAULT_WHEN
+        if "fallback_when" in entry:
+            values = doc.array((*path, "fallback_when"), entry["fallback_when"], "a list such as ['waking']")
+            when = frozenset(doc.choice((*path, "fallback_when", i), value, When) for i, value in enumerate(values))
+        chains[name] = (specs, when)
+    prices: dict[str, Price] = {}
+    table = raw.get("fallback_prices", {})
+    for key, value in doc.table(("fallback_prices",), table, set(table) if isinstance(table, dict) else set()).items():
+        entry = doc.table(("fallback_prices", key), value, _PRICE_KEYS)
+        amounts = [_price(doc, ("fallback_prices", key, k), entry.get(k, 0)) for k in _PRICE_KEYS]
+        prices[key] = Price(*amounts)
+    return FallbackSettings(chains, prices)
+
+
+def _price(doc: Doc, path: KeyPath, value: object) -> Decimal:
+    """A price of 0 or more US dollars (0: free)."""
+    if value == 0 and not isinstance(value, bool):
+        return Decimal(0)
+    return doc.amount(path, value, "an amount of 0 or more US dollars such as 0.2")

@@ -12,6 +12,7 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 PRIMARY = "primary"
 KINDS = ("serverless", "endpoint", "local", "openai")
@@ -165,3 +166,40 @@ def parse_when(values: Iterable[str]) -> frozenset[When]:
             valid = ", ".join(repr(w.value) for w in When)
             raise ValueError(f"expected conditions among {valid}, got {value!r}") from None
     return frozenset(out)
+
+
+@dataclass(frozen=True)
+class Price:
+    """What one fallback answer costs: per request, plus per million input and output tokens (US dollars)."""
+
+    per_request: Decimal = Decimal(0)
+    input_per_mtok: Decimal = Decimal(0)
+    output_per_mtok: Decimal = Decimal(0)
+
+    def cost(self, requests: int, tokens_in: int, tokens_out: int) -> Decimal:
+        """The cost of ``requests`` answers with these token totals."""
+        million = Decimal(1_000_000)
+        return (
+            self.per_request * requests
+            + self.input_per_mtok * tokens_in / million
+            + self.output_per_mtok * tokens_out / million
+        )
+
+
+# Estimates for when the configuration names none ([fallback_prices] overrides, by spec or by kind): the router
+# bills what the provider charges, typically cents per million tokens for a small model; a local model or a local
+# OpenAI-compatible server costs nothing here; another endpoint's GPU time is already in that endpoint's spend.
+DEFAULT_PRICES = {
+    "serverless": Price(Decimal(0), Decimal("0.20"), Decimal("0.60")),
+    "endpoint": Price(),
+    "local": Price(),
+    "openai": Price(),
+}
+
+
+def price_of(spec: str, overrides: dict[str, Price]) -> Price:
+    """The price of a spec's answers: its own override, else its kind's override, else the default."""
+    if spec in overrides:
+        return overrides[spec]
+    kind = spec.partition(":")[0]
+    return overrides.get(kind, DEFAULT_PRICES.get(kind, Price()))

@@ -54,8 +54,9 @@ class FallbackClient:
     Args:
         endpoint: The primary endpoint's name or URL (as :class:`~epmgr.client.EndpointClient`).
         fallback: Specs in order: ``serverless:org/model[:provider]``, ``endpoint:name``, ``local:path``,
-            ``openai:URL#model``.
-        fallback_when: Among ``"waking"``, ``"over_budget"``, ``"error"`` (default: waking and over_budget).
+            ``openai:URL#model`` (None: the endpoint's ``fallback`` in ``epmgr.toml``, if any).
+        fallback_when: Among ``"waking"``, ``"over_budget"``, ``"error"`` (None: the configured ones, else
+            waking and over_budget).
         client: An existing primary client (else one is built from ``endpoint`` and ``**options``).
         router: The serverless router's URL (default ``EPMGR_HF_ROUTER_URL`` or HF's).
         clock: Time (tests pass an accelerated one).
@@ -73,15 +74,23 @@ class FallbackClient:
         self,
         endpoint: str | None = None,
         *,
-        fallback: Sequence[str] = (),
+        fallback: Sequence[str] | None = None,
         fallback_when: Iterable[str] | None = None,
         client: Any = None,
         router: str | None = None,
         clock: Clock | None = None,
         **options: Any,
     ) -> None:
+        if fallback is None and endpoint is not None:
+            from epmgr.config import load_fallbacks
+
+            configured = load_fallbacks().chains.get(endpoint.rsplit("/", 1)[-1])
+            if configured is not None:
+                fallback = configured[0]
+                fallback_when = [w.value for w in configured[1]] if fallback_when is None else fallback_when
         if isinstance(fallback, str):
             fallback = [fallback]
+        fallback = fallback or ()
         try:
             specs = [parse_spec(text) for text in fallback]
             self.when = DEFAULT_WHEN if fallback_when is None else parse_when(fallback_when)
