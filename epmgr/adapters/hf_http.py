@@ -54,23 +54,15 @@ class Attempt:
         self.left_s = left_s
         self.seen: Seen | None = None
 
-    def send(
-        self,
-        method: str,
-        url: str,
-        *,
-        json: Any = None,
-        params: Mapping[str, str] | None = None,
-        timeout: httpx.Timeout | None = None,
-    ) -> Any:
-        """Send one request; its decoded JSON body (None when it has none).
+    def send(self, method: str, url: str, **options: Any) -> Any:
+        """Send one request (options as :meth:`raw`); its decoded JSON body (None when it has none).
 
         Raises:
             HfHubHTTPError: A status of 400 or more (from ``hf_raise_for_status``).
             httpx.TransportError: The request failed on the way.
             ValueError: The body is not JSON.
         """
-        response = self.raw(method, url, json=json, params=params, timeout=timeout)
+        response = self.raw(method, url, **options)
         hf_raise_for_status(response)
         return response.json() if response.content else None
 
@@ -105,16 +97,10 @@ def _bounded(timeout: httpx.Timeout, left_s: float) -> httpx.Timeout:
 class HfHttp:
     """An HTTP session to the HF API for one adapter instance (thread-safe; nothing shared with other instances).
 
+    The arguments are :class:`~epmgr.adapters.hf.HfEndpointsAPI`'s, and:
+
     Args:
-        token: The HF token: sent in the headers, never logged nor part of any message or repr.
         api_url: Where the API is, for error messages.
-        backoff: How to space retries.
-        sleep: How to wait between retries (tests pass a fake).
-        draw: The jitter's random source.
-        call_timeout_s: The longest one call may take, retries included (an ambient :mod:`epmgr.deadline` that
-            ends sooner wins).
-        monotonic: The clock of that bound (tests pass a fake).
-        now: The wall clock, to read a ``Retry-After`` given as an HTTP date.
         timeout: Each request's timeouts, before the call's deadline shortens them.
     """
 
