@@ -42,6 +42,8 @@ __all__ = ["REFERENCE", "GapHistory", "adaptive_decision", "next_prewarm"]
 
 ANCHOR_RISK = 0.05
 """Stop before ``scale_to_zero_after`` only when at most this share of such gaps ended before it (Laplace-smoothed)."""
+QUIET = 2.0
+"""Stop at once when recent comparable days busy at this time were all quiet for this many ``scale_to_zero_after``."""
 REFERENCE = timedelta(minutes=15)
 """The anchor when ``scale_to_zero_after`` is off (HF's own default)."""
 _STOP = ActionKind.SCALE_TO_ZERO
@@ -173,6 +175,11 @@ def _replan_at(
     assert plan.next_at is not None
     idle, stop = minutes(now - idle_from), minutes(plan.next_at - idle_from)
     points = {edge for edge in (*EDGES, anchor, minutes(MIN_GAP)) if idle < edge < stop}
+    if history is not None and idle < anchor:  # the time-of-day evidence moves with the clock's minutes
+        minute = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        while minute < min(plan.next_at, idle_from + timedelta(minutes=anchor)):
+            points.add(minutes(minute - idle_from))
+            minute += timedelta(minutes=1)
     if period is not None:
         upcoming = period.next_after(now)
         points |= {minutes(t - idle_from) for t in (period.prewarm_at(upcoming, lead), upcoming + period.tolerance)}
@@ -210,6 +217,9 @@ def _running(
         return keep(minutes(MIN_GAP), f"idle for {_fmt(idle)} only (shorter pauses are not idle gaps)")
     if idle >= max_keep:
         return stop(f"idle for {_fmt(idle)}, the longest it is kept warm (max_keep {_fmt(max_keep)})")
+    quiet = None if history is None or idle >= anchor else history.days.quiet_after(idle_from, now, QUIET * anchor)
+    if quiet is not None:
+        return stop(f"{quiet.describe()} (scale_to_zero_after {_fmt(anchor)})")
     if history is None or history.gaps < MIN_GAPS:
         seen = f"only {history.gaps if history else 0} idle gaps seen"
         return _rent(idle, startup, cold, seen, keep, stop)
@@ -230,6 +240,9 @@ def _running(
         if ended > ANCHOR_RISK:
             why = f"{ended:.0%} of {label} still idle after {_fmt(idle)} ended within {_fmt(anchor)}"
             return keep(anchor, f"{why}: too many to stop before scale_to_zero_after")
+        if anchor - idle < startup:  # a stop this close to the anchor saves less than a restart risks
+            why = f"within a start-up ({_fmt(startup)}) of scale_to_zero_after ({_fmt(anchor)})"
+            return keep(anchor, f"{why}: stopping now saves too little")
     if choice.keep <= idle:
         why = f"{choice.share:.0%} of {label} still idle after {_fmt(idle)} lasted {_fmt(startup)} more"
         if prewarmed is not None and period is not None:

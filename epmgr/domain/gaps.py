@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 
+from epmgr.domain.daymap import DayMap
 from epmgr.domain.durations import format_duration
 
 MIN_GAP = timedelta(minutes=1)
@@ -160,6 +161,7 @@ class GapHistory:
         self._minute_end = datetime.min.replace(tzinfo=timezone.utc)  # the end of the last request's minute
         self._fast_until = self._minute_end  # before this, a request after the last one is neither a gap nor a minute
         self.bursts: deque[datetime] = deque(maxlen=BURSTS)
+        self.days = DayMap(tz)  # which minutes of recent days had requests
 
     @classmethod
     def from_requests(cls, times: Iterable[datetime], tz: tzinfo = timezone.utc) -> GapHistory:
@@ -207,6 +209,7 @@ class GapHistory:
         if self._minutes and t < self._minute_end:  # the same minute as the last request (the common case)
             self._minutes[-1][1] += 1
             return
+        self.days.mark(t)
         minute = int(t.timestamp() // 60)
         self._minute_end = datetime.fromtimestamp((minute + 1) * 60, timezone.utc)
         self._fast_until = min(t + MIN_GAP, self._minute_end)

@@ -1,0 +1,113 @@
+"""Which minutes of an endpoint's recent days had requests: :class:`DayMap`, for time-of-day evidence.
+
+Office hours, a lunch break, a nightly lull: when on every recent comparable day that was busy at this time nothing came
+in the next minutes, the gap that has just begun will outlast them too (see :meth:`DayMap.quiet_after`). A bit per
+local minute of each of the last :data:`DAYS` days that had a request; pure, bounded.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone, tzinfo
+
+DAYS = 28
+"""How many of the most recent days with requests are remembered."""
+COMPARE = 7
+"""At most this many of the most recent comparable days (weekdays, or weekend days) are read."""
+MIN_DAYS = 3
+"""Evidence needs at least this many comparable days that were busy at the same time."""
+BEFORE = 15
+"""A comparable day was busy at the same time when it had a request in the last this many minutes before it."""
+BUSY_MINUTES = 2
+"""... in at least this many distinct minutes."""
+_DAY = 1440
+
+
+@dataclass(frozen=True)
+class Quiet:
+    """The evidence that a gap will last: ``days`` comparable days busy from ``busy_from`` to ``busy_to`` (local
+    clock) all had no request from ``quiet_from`` to ``quiet_to``."""
+
+    days: int
+    weekend: bool
+    busy_from: str
+    busy_to: str
+    quiet_from: str
+    quiet_to: str
+
+    def describe(self) -> str:
+        kind = "weekend days" if self.weekend else "weekdays"
+        return (
+            f"on each of the last {self.days} {kind} busy at {self.busy_from}-{self.busy_to}, "
+            f"nothing came at {self.quiet_from}-{self.quiet_to}"
+        )
+
+
+def _hhmm(minute: int) -> str:
+    return f"{minute % _DAY // 60:02d}:{minute % 60:02d}"
+
+
+class DayMap:
+    """A bit per local minute of each recent day with requests.
+
+    Example:
+        >>> day = datetime(2026, 3, 2, 11, 50, tzinfo=timezone.utc)
+        >>> history = DayMap()
+        >>> for k in range(4):
+        ...     history.mark(day + timedelta(days=k))
+        >>> quiet = history.quiet_after(day + timedelta(days=4), day + timedelta(days=4, minutes=2), 13)
+        >>> quiet.describe() if quiet else None
+        'on each of the last 4 weekdays busy at 11:35-11:50, nothing came at 11:52-12:03'
+    """
+
+    def __init__(self, tz: tzinfo = timezone.utc) -> None:
+        self.tz = tz
+        self._days: deque[tuple[date, int]] = deque(maxlen=DAYS)
+
+    def mark(self, t: datetime) -> None:
+        """Record a request at ``t`` (in time order)."""
+        local = t.astimezone(self.tz)
+        day, bit = local.date(), 1 << (local.hour * 60 + local.minute)
+        if self._days and self._days[-1][0] == day:
+            self._days[-1] = (day, self._days[-1][1] | bit)
+        elif not self._days or self._days[-1][0] < day:
+            self._days.append((day, bit))
+
+    def quiet_after(self, last: datetime, now: datetime, until: float) -> Quiet | None:
+        """Evidence that nothing comes from ``now`` to ``until`` minutes after ``last`` (the last request): at least
+        :data:`MIN_DAYS` of the last :data:`COMPARE` comparable days (weekdays or weekend days, as ``last``) were busy
+        in the :data:`BEFORE` minutes up to ``last``'s time and none had a request in that window; None otherwise."""
+        start, now_local = last.astimezone(self.tz), now.astimezone(self.tz)
+        today, weekend = start.date(), start.weekday() >= 5
+        at = start.hour * 60 + start.minute
+        first = at + max(1, (now_local.date() - today).days * _DAY + now_local.hour * 60 + now_local.minute - at)
+        end = at + int(until)
+        if end < first:
+            return None
+        bits = dict(self._days)
+        busy_mask = ((1 << (BEFORE + 1)) - 1) << max(at - BEFORE, 0)
+        days = read = 0
+        for day, day_bits in reversed(self._days):
+            if day >= today or (day.weekday() >= 5) != weekend:
+                continue
+            read += 1
+            if (day_bits & busy_mask).bit_count() >= BUSY_MINUTES:
+                if _window(day_bits, bits.get(day + timedelta(days=1), 0), first, end):
+                    return None
+                days += 1
+            if read >= COMPARE:
+                break
+        if days < MIN_DAYS:
+            return None
+        return Quiet(days, weekend, _hhmm(max(at - BEFORE, 0)), _hhmm(at), _hhmm(first), _hhmm(end))
+
+
+def _window(day_bits: int, next_bits: int, first: int, end: int) -> bool:
+    """Whether a day (and the next, for minutes past midnight) had a request in minutes ``first``..``end``."""
+    if first < _DAY and day_bits >> first & ((1 << (min(end, _DAY - 1) - first + 1)) - 1):
+        return True
+    if end >= _DAY:
+        low = max(first, _DAY) - _DAY
+        return bool(next_bits >> low & ((1 << (end - _DAY - low + 1)) - 1))
+    return False

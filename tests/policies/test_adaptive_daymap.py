@@ -1,0 +1,101 @@
+"""The adaptive keep-alive's time-of-day evidence: a gap that begins where recent comparable days went quiet."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from epmgr.domain.adaptive import adaptive_decision
+from epmgr.domain.daymap import DAYS, DayMap
+from epmgr.domain.gaps import GapHistory
+from epmgr.domain.model import ActionKind, EndpointState
+from epmgr.domain.policy import AdaptiveKnobs
+
+T0 = datetime(2026, 3, 2, tzinfo=timezone.utc)  # a Monday
+M = timedelta(minutes=1)
+LEAD = 4 * M
+
+
+def office(days: int, *, extra: tuple[timedelta, ...] = ()) -> tuple[GapHistory, datetime]:
+    """Requests every 2 min from 09:00 to 11:59 on ``days`` days from Monday (weekends skipped), plus ``extra``
+    moments (from each day's midnight); then the next working day's morning up to 11:59, its last request."""
+    history, day, done = GapHistory(), T0, 0
+    while done <= days:
+        if day.weekday() < 5:
+            moments = [day + timedelta(hours=9) + 2 * k * M for k in range(90)] + [day + 11 * 60 * M + 59 * M]
+            if done < days:
+                moments += [day + moment for moment in extra]
+            for moment in sorted(moments):
+                history.add(moment)
+            done += 1
+        day += timedelta(days=1)
+    assert history.last is not None
+    return history, history.last
+
+
+def decide_at(history: GapHistory, last: datetime, idle: timedelta) -> tuple[ActionKind, str, str]:
+    decision = adaptive_decision(AdaptiveKnobs(), history, EndpointState.RUNNING, last, last + idle, lead=LEAD)
+    assert decision is not None
+    return decision.action, decision.code, decision.reason
+
+
+def test_a_gap_that_begins_where_recent_days_went_quiet_is_stopped_at_once() -> None:
+    history, last = office(4)
+    assert last == datetime(2026, 3, 6, 11, 59, tzinfo=timezone.utc)  # Friday, after Monday to Thursday
+    assert decide_at(history, last, 1.5 * M) == (
+        ActionKind.SCALE_TO_ZERO,
+        "keepalive_stop",
+        "stop now: on each of the last 4 weekdays busy at 11:44-11:59, nothing came at 12:00-12:29 "
+        "(scale_to_zero_after 15m)",
+    )
+
+
+def test_too_few_days_or_a_request_in_the_window_is_no_evidence() -> None:
+    history, last = office(2)
+    assert not decide_at(history, last, 1.5 * M)[2].startswith("stop now: on each")
+    history, last = office(4, extra=(12 * 60 * M + 20 * M,))  # lunch was not always quiet
+    assert not decide_at(history, last, 1.5 * M)[2].startswith("stop now: on each")
+
+
+def test_weekend_days_are_not_compared_with_weekdays() -> None:
+    days = DayMap()
+    for k in range(5):  # Monday to Friday, busy then quiet at 11:50
+        for minute in range(30):
+            days.mark(T0 + timedelta(days=k, hours=11, minutes=20 + minute))
+    saturday = T0 + timedelta(days=5, hours=11, minutes=49)
+    days.mark(saturday)
+    assert days.quiet_after(saturday, saturday + 2 * M, 30) is None
+    friday = T0 + timedelta(days=4, hours=11, minutes=49)
+    quiet = days.quiet_after(friday, friday + 2 * M, 30)
+    assert quiet is not None and quiet.days == 4 and not quiet.weekend
+
+
+def test_the_window_past_midnight_reads_the_next_day() -> None:
+    days = DayMap()
+    for k in range(4):
+        for minute in range(10):
+            days.mark(T0 + timedelta(days=k, hours=23, minutes=40 + minute))
+        days.mark(T0 + timedelta(days=k + 1, minutes=5))  # just after midnight, every night
+    last = T0 + timedelta(days=4, hours=23, minutes=49)
+    assert days.quiet_after(last, last + 2 * M, 10) is not None  # 23:51-23:59
+    assert days.quiet_after(last, last + 2 * M, 30) is None  # ... to 00:19: the 00:05 request
+
+
+def test_the_day_map_is_bounded() -> None:
+    days = DayMap()
+    for k in range(3 * DAYS):
+        days.mark(T0 + timedelta(days=k, hours=10))
+    assert len(days._days) == DAYS
+
+
+def test_no_stop_within_a_start_up_of_the_anchor_on_the_histogram_alone() -> None:
+    # Gaps of 2 min or of hours: a gap past 2 min will be long. Early on it is stopped; within a start-up of the
+    # 15-minute anchor it is not (a restart's risk outweighs the minute or two saved).
+    moments, moment = [T0], T0
+    for gap in [2, 70, 2, 95, 2, 130, 2, 180] * 20:
+        moment += timedelta(minutes=gap)
+        moments.append(moment)
+    history, last = GapHistory.from_requests(moments), moments[-1]
+    early = decide_at(history, last, 3 * M)
+    assert early[:2] == (ActionKind.SCALE_TO_ZERO, "keepalive_stop")
+    late = decide_at(history, last, 12 * M)
+    assert late[:2] == (ActionKind.NONE, "keep_warm") and late[2].endswith("stopping now saves too little")
