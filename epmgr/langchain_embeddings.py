@@ -31,18 +31,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from epmgr.client.aio import AsyncEndpointClient
 from epmgr.client.context import ClientParts, build_parts, is_url
 from epmgr.client.sync import EndpointClient
-from epmgr.client.tasks import AsyncTasks, Tasks
 from epmgr.errors import ConfigError
 
 VALID_TASKS = ("feature-extraction",)
-
-
-class _EmbeddingClient(EndpointClient, Tasks):
-    """EndpointClient with InferenceClient's tasks (``feature_extraction``)."""
-
-
-class _AsyncEmbeddingClient(AsyncEndpointClient, AsyncTasks):
-    """AsyncEndpointClient with InferenceClient's tasks."""
 
 
 class HuggingFaceEndpointEmbeddings(_HuggingFaceEndpointEmbeddings):
@@ -72,7 +63,7 @@ class HuggingFaceEndpointEmbeddings(_HuggingFaceEndpointEmbeddings):
             raise ConfigError(f"task={self.task!r}: only {', '.join(VALID_TASKS)} is supported", key="task")
         self.model = self.repo_id = target
         if not isinstance(self.client, EndpointClient):
-            self.client = _EmbeddingClient(parts=self._parts())
+            self.client = EndpointClient(parts=self._parts())
             # LangChain never closes its clients: close this one (connections, records) when it is collected.
             weakref.finalize(self, self.client.close)
         return self
@@ -83,7 +74,7 @@ class HuggingFaceEndpointEmbeddings(_HuggingFaceEndpointEmbeddings):
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         """As upstream, with an async client per call (one bound to an event loop would not outlive it)."""
-        async with _AsyncEmbeddingClient(parts=self._parts()) as client:
+        async with AsyncEndpointClient(parts=self._parts()) as client:
             self.async_client = client
             return await super().aembed_documents(texts)
 

@@ -13,11 +13,12 @@ import httpx
 from epmgr.client import payloads
 from epmgr.client.context import ClientParts, build_parts
 from epmgr.client.sync import endpoint_url, http_options
+from epmgr.client.tasks import AsyncTasks
 from epmgr.client.transport import AsyncWakingTransport, translated
 from epmgr.domain.wakeflow import Ready
 
 
-class AsyncEndpointClient:
+class AsyncEndpointClient(AsyncTasks):
     """A client for one dedicated endpoint that wakes it on demand (asyncio).
 
     Same arguments, behaviour and errors as :class:`~epmgr.client.sync.EndpointClient`; the methods are

@@ -11,6 +11,7 @@ import httpx
 
 from epmgr.client import payloads
 from epmgr.client.context import ClientParts, build_parts
+from epmgr.client.tasks import Tasks
 from epmgr.client.transport import UNKNOWN_BASE, WakingTransport, translated
 from epmgr.domain.wakeflow import Ready
 
@@ -39,7 +40,7 @@ def http_options(parts: ClientParts, headers: dict[str, str] | None, timeout: fl
     }
 
 
-class EndpointClient:
+class EndpointClient(Tasks):
     """A client for one dedicated endpoint that wakes it on demand (sync).
 
     Built from a name (the URL is looked up; settings come from the same configuration and environment as the
