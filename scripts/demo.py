@@ -19,6 +19,7 @@ from pathlib import Path
 import demo_client
 import demo_cost
 import demo_daemon
+import demo_rag
 import demo_week
 import httpx
 
@@ -111,6 +112,7 @@ def main() -> None:
 
         demo_daemon.chapter(env, run, say)
         demo_client.chapter(env, run, say)
+        demo_rag.chapter(env, run, say)
         demo_cost.chapter(env, run, say)
     finally:
         emulator.terminate()
