@@ -194,3 +194,20 @@ def test_model_cannot_point_an_epmgr_client_elsewhere(world: World) -> None:
     client = EndpointClient("other")
     with client, pytest.raises(ValueError, match="calls its own endpoint only"):
         client.summarization("x", model="https://example.com")
+
+
+def test_task_calls_are_recorded_on_either_ledger(
+    world: World, ledger_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EPMGR_DB_URL", ledger_url)
+    world.db_url = ledger_url
+    create(world, "ranker", "text-classification", "distilbert/distilbert-base-uncased-finetuned-sst-2-english")
+    asleep(world, ["ranker"], EndpointState.SCALED_TO_ZERO)
+    with EndpointClient("ranker") as client:
+        labels = client.text_classification("fine")
+        client.request("POST", "/predict", json={"inputs": ["a", "b"]})
+    assert len(labels) == 2
+    ledger = world.ledger()
+    rows = ledger.requests(EndpointRef(DEMO_USER, "ranker"))
+    ledger.close()
+    assert [(r.status_code, r.client_id) for r in rows] == [(200, "client"), (200, "client")]
