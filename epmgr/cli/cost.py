@@ -14,9 +14,12 @@ from epmgr.adapters.hf import api_from_settings
 from epmgr.cli.context import AppContext, emit, json_option, pass_app
 from epmgr.cli.params import ENDPOINT_NAME
 from epmgr.clock import SystemClock
+from epmgr.config import load_fallbacks
 from epmgr.domain.durations import MAX_DURATION, format_duration, parse_duration
+from epmgr.domain.fallback import Price
 from epmgr.domain.model import EndpointRef
 from epmgr.errors import ApiError, ConfigError
+from epmgr.fallback.pricing import fallback_usage, usage_dict, usage_table
 from epmgr.observe import record_snapshots
 from epmgr.pricing import PriceBook, refresh_prices
 from epmgr.report.data import day_table, endpoint_table, report_dict
@@ -162,10 +165,17 @@ def cost(
     if png_file:
         write_output(png_file, lambda path: write_png(report, path))
         written.append(f"PNG chart: {png_file.resolve()}")
+    fallbacks = fallback_usage(ledger, start, end, names=[name] if name else (), prices=_fallback_prices(app))
+    saved = next((saved for baseline, _, saved in report.savings() if baseline == "always on"), None)
     if app.json:
-        emit(app, report_dict(report), "")
+        emit(app, {**report_dict(report), "fallbacks": usage_dict(fallbacks)}, "")
         for line in written:
             click.echo(line, err=True)
         return
     text = day_table(report) if by == "day" else endpoint_table(report)
-    emit(app, None, "\n".join([text, *written]))
+    emit(app, None, "\n".join([text + usage_table(fallbacks, saved), *written]))
+
+
+def _fallback_prices(app: AppContext) -> dict[str, Price]:
+    """``[fallback_prices]`` from the same file as the rest of the configuration."""
+    return load_fallbacks(app.config_path).prices
