@@ -63,6 +63,22 @@ def call_for(api: EndpointsAPI, name: str, decision: Decision) -> EndpointSnapsh
     raise ValueError(f"no API call for {decision.action.value}")
 
 
+def log_decision(ref: EndpointRef, decision: Decision, outcome: Outcome, error: str | None = None) -> None:
+    """Log a daemon decision and what came of it, with its fields (``extra``) for JSON logs."""
+    level = logging.WARNING if outcome == Outcome.FAILED or decision.action == ActionKind.WARN else logging.INFO
+    log.log(
+        level,
+        "%s %s: %s (%s)%s",
+        decision.action.value,
+        outcome.value,
+        decision.reason,
+        decision.policy,
+        f": {error}" if error else "",
+        extra={"endpoint": str(ref), "action": decision.action.value, "outcome": outcome.value,
+               "policy": decision.policy, "reason": decision.reason},
+    )  # fmt: skip
+
+
 class LeaseLost(Exception):
     """Internal signal: the action was not sent because the lease is gone (never leaves this package)."""
 

@@ -15,25 +15,21 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from epmgr import cron
-from epmgr.acting import LeaseLost, act, reconcile_unfinished
+from epmgr.acting import LeaseLost, act, log_decision, reconcile_unfinished
 from epmgr.clock import Clock
 from epmgr.config import Settings
 from epmgr.domain.adaptive import GapHistory
-from epmgr.domain.cost import spend_between
 from epmgr.domain.decide import Situation, decide
-from epmgr.domain.history import AuditFacts, awake_since, created_by_epmgr, read_audit
-from epmgr.domain.keepalive import cold_start_estimate
+from epmgr.domain.history import AuditFacts, created_by_epmgr, read_audit
 from epmgr.domain.model import (
     ActionKind,
     ActionRecord,
     Actor,
     EndpointRef,
-    EndpointSnapshot,
     EndpointState,
     Hold,
     Lease,
     Outcome,
-    StateChange,
 )
 from epmgr.domain.policies import (
     UP_STATES,
@@ -47,8 +43,8 @@ from epmgr.domain.policies import (
 )
 from epmgr.domain.policy import EndpointPolicy, KeepAlive, Traffic
 from epmgr.errors import EpmgrError
+from epmgr.gather import Seen, gather, namespace_checks, namespaces
 from epmgr.ledger import Ledger
-from epmgr.observe import record_gone, record_snapshots
 from epmgr.ports import EndpointsAPI
 from epmgr.pricing import PriceBook
 from epmgr.unseen_traffic import UNSEEN_CLIENT, UnseenTraffic
@@ -98,45 +94,6 @@ class TickReport:
     interrupted: bool = False
     lease_lost: bool = False  # the leader lease expired or was taken mid-tick: no further action was sent
     reconciled: int = 0  # started actions left by a crash, completed from the endpoint's state
-
-
-def policy_for(settings: Settings, snapshot: EndpointSnapshot) -> EndpointPolicy:
-    """The endpoint's configured policy; an unlisted one is managed with the defaults only if it carries
-    ``managed_tag``, else observed only."""
-    ref = snapshot.ref
-    configured = settings.policy_for(ref.namespace, ref.name)
-    if configured is not None:
-        return configured
-    tags = snapshot.raw.get("tags") or []
-    tagged = settings.managed_tag is not None and settings.managed_tag in tags
-    return EndpointPolicy(name=ref.name, namespace=ref.namespace, idle=settings.defaults, managed=tagged)
-
-
-def namespaces(settings: Settings) -> list[str | None]:
-    """Every namespace the configuration names (the global one first); [None] when none is named."""
-    found: list[str | None] = []
-    for name in (
-        settings.namespace,
-        *(p.namespace for p in settings.endpoints),
-        *(n.namespace for n in settings.namespaces),
-    ):
-        if name is not None and name not in found:
-            found.append(name)
-    return found or [None]
-
-
-@dataclass
-class _Seen:
-    """One endpoint's facts gathered in the observe phase."""
-
-    snapshot: EndpointSnapshot
-    policy: EndpointPolicy
-    changes: list[StateChange]
-    today: Decimal
-    month: Decimal
-    price: Decimal | None = None  # per replica-hour, for the adaptive keep-alive
-    awake_since: datetime | None = None
-    cold_start: timedelta = timedelta(0)
 
 
 class Reconciler:
@@ -198,7 +155,7 @@ class Reconciler:
             seen = self._observe(namespace, prices, report)
             if seen is None:
                 continue
-            ns_budgets = self._namespace_checks(seen, now)
+            ns_budgets = namespace_checks(self.settings, seen, now)
             for item in seen:
                 if (stop is not None and stop.is_set()) or self._lease_lost:
                     report.interrupted = True
@@ -219,48 +176,14 @@ class Reconciler:
 
     # -- gather -----------------------------------------------------------------------------------------------------
 
-    def _observe(self, namespace: str | None, prices: PriceBook, report: TickReport) -> list[_Seen] | None:
-        """One list call, the state changes recorded, and each endpoint's spend today and this month."""
+    def _observe(self, namespace: str | None, prices: PriceBook, report: TickReport) -> list[Seen] | None:
+        """One list call, the state changes recorded, and each endpoint's spend (None: the list call failed)."""
         try:
-            api = self.api(namespace)
-            snapshots = api.list_endpoints()
+            return gather(self.api(namespace), self.settings, self.ledger, self.clock, prices)
         except EpmgrError as exc:
             report.errors.append(f"namespace {namespace or '(own)'}: {exc}")
             log.error("cannot list endpoints: %s", exc, extra={"namespace": namespace})
             return None
-        now = self.clock.now()
-        # Longer than three ticks between two looks: the time in between is recorded as unknown, never assumed.
-        # No price is stamped on the changes, so an endpoint's own price_per_hour applies when costing them.
-        record_snapshots(snapshots, self.ledger, now, None, max_gap=3 * self.settings.daemon.interval)
-        record_gone(self.ledger, api.namespace, {s.ref for s in snapshots}, now)
-        seen = []
-        for snapshot in snapshots:
-            policy = policy_for(self.settings, snapshot)
-            changes = self.ledger.state_changes(snapshot.ref, until=now + timedelta(microseconds=1))
-            if policy.price_per_hour is not None:
-                prices.overrides[snapshot.ref] = policy.price_per_hour
-            price_of = prices.price_of(snapshot.ref)
-            today = spend_between(changes, day_start(now), now, price_of=price_of).usd
-            month = spend_between(changes, month_start(now), now, price_of=price_of).usd
-            seen.append(
-                _Seen(snapshot, policy, changes, today, month, price_of(snapshot.instance), awake_since(changes),
-                      cold_start_estimate(changes))
-            )  # fmt: skip
-        return seen
-
-    def _namespace_checks(self, seen: Sequence[_Seen], now: datetime) -> list[BudgetCheck]:
-        if not seen:
-            return []
-        namespace = seen[0].snapshot.ref.namespace
-        checks = []
-        for entry in self.settings.namespaces:
-            if entry.namespace == namespace:
-                today = sum((s.today for s in seen), Decimal(0))
-                month = sum((s.month for s in seen), Decimal(0))
-                check = check_budget(entry.budget, today, month, now, scope=f"namespace {namespace}")
-                if check is not None:
-                    checks.append(check)
-        return checks
 
     def _traffic(self, ref: EndpointRef, policy: EndpointPolicy, recent: Sequence[ActionRecord]) -> Traffic:
         """Configured, else ``epmgr`` for an endpoint ``epmgr create`` created (its whole audit log read once per
@@ -277,7 +200,7 @@ class Reconciler:
     # -- decide -----------------------------------------------------------------------------------------------------
 
     def _reconcile(
-        self, namespace: str | None, item: _Seen, ns_checks: list[BudgetCheck], report: TickReport, now: datetime
+        self, namespace: str | None, item: Seen, ns_checks: list[BudgetCheck], report: TickReport, now: datetime
     ) -> EndpointReport:
         snapshot, policy = item.snapshot, item.policy
         ref = snapshot.ref
@@ -322,7 +245,7 @@ class Reconciler:
         )
 
     def _situation(
-        self, item: _Seen, checks: list[BudgetCheck], recent: Sequence[ActionRecord], traffic: Traffic, now: datetime
+        self, item: Seen, checks: list[BudgetCheck], recent: Sequence[ActionRecord], traffic: Traffic, now: datetime
     ) -> Situation:
         snapshot, policy = item.snapshot, item.policy
         ref = snapshot.ref
@@ -384,26 +307,7 @@ class Reconciler:
                 ref, decision.action, decision.reason, Actor.DAEMON, at, outcome, error, policy=decision.policy
             )
         )
-        self._log(ref, decision, outcome, error)
-
-    def _log(self, ref: EndpointRef, decision: Decision, outcome: Outcome, error: str | None = None) -> None:
-        level = logging.WARNING if outcome == Outcome.FAILED or decision.action == ActionKind.WARN else logging.INFO
-        log.log(
-            level,
-            "%s %s: %s (%s)%s",
-            decision.action.value,
-            outcome.value,
-            decision.reason,
-            decision.policy,
-            f": {error}" if error else "",
-            extra={
-                "endpoint": str(ref),
-                "action": decision.action.value,
-                "outcome": outcome.value,
-                "policy": decision.policy,
-                "reason": decision.reason,
-            },
-        )
+        log_decision(ref, decision, outcome, error)
 
     def _apply(
         self, namespace: str | None, ref: EndpointRef, decision: Decision, now: datetime
@@ -435,7 +339,7 @@ class Reconciler:
             self._lease_lost = True
             log.warning("%s %s", decision.action.value, lost, extra={"endpoint": str(ref)})
             return None, str(lost)
-        self._log(ref, decision, outcome, error)
+        log_decision(ref, decision, outcome, error)
         if outcome == Outcome.FAILED:
             return outcome, error
         if decision.hold_until is not None:

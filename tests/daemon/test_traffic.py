@@ -4,15 +4,22 @@ keeps it awake while such requests arrive; the requests are then counted as "not
 
 from __future__ import annotations
 
+from datetime import timedelta, timezone
+
 import httpx
 import respx
 
+from epmgr.cli.daemon import status_text
 from epmgr.domain.model import ActionKind, EndpointState, Outcome
 from epmgr.domain.policy import Traffic
 from epmgr.emulator import DEMO_TOKEN
+from epmgr.pricing import PriceBook
+from epmgr.report.data import endpoint_table
+from epmgr.report.model import build_report
 from epmgr.unseen_traffic import UNSEEN_CLIENT
 from tests.daemon.conftest import World, tick
 
+UTC = timezone.utc
 SHARED = """
 [daemon]
 interval = "30s"
@@ -49,6 +56,12 @@ def test_direct_traffic_keeps_a_shared_endpoint_awake_and_it_is_never_paused(wor
     assert 35 <= unseen <= 40  # all but the newest (not yet settled into a finished step of the metrics)
     assert report.endpoints[0].unseen_today == unseen
     assert all(a.action == ActionKind.CREATE for a in world.ledger.actions(ref))  # nothing done, nothing skipped
+    status = status_text(report, "daemon: test")
+    assert "demo/notebook (shared)" in status and f"demo/notebook: {unseen} requests not seen by epmgr today" in status
+    now = world.clock.now()
+    cost = build_report(world.ledger, PriceBook.from_ledger(world.ledger), now - timedelta(days=1), now, now, UTC)
+    assert f"demo/notebook: {unseen} requests not seen by epmgr" in endpoint_table(cost)
+    assert cost.endpoints[0].unseen_requests == unseen
 
     world.advance(minutes=3)  # the notebook stops: scaled to zero once idle, as any request wakes it
     report = tick(daemon)
