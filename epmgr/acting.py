@@ -33,7 +33,7 @@ from epmgr.domain.model import (
     Outcome,
     StateChange,
 )
-from epmgr.domain.policies import Decision
+from epmgr.domain.rules import Decision
 from epmgr.errors import EndpointNotFound, EpmgrError
 from epmgr.ledger import Ledger
 from epmgr.observe import observe_snapshot

@@ -28,6 +28,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from prometheus_client import Counter as PromCounter
 
+from epmgr.background_server import is_loopback
 from epmgr.clock import Clock
 from epmgr.config import Settings
 from epmgr.domain.health import TickRecord, assess
@@ -36,7 +37,6 @@ from epmgr.errors import EpmgrError
 from epmgr.ledger import Ledger
 from epmgr.notify.deliver import Notifier
 from epmgr.service import ApiFor, Reconciler, TickReport
-from epmgr.serving import is_loopback
 
 log = logging.getLogger("epmgr.daemon")
 

@@ -14,8 +14,8 @@ from epmgr.domain.cost import spend_between
 from epmgr.domain.history import awake_since
 from epmgr.domain.keepalive import cold_start_estimate
 from epmgr.domain.model import EndpointSnapshot, StateChange
-from epmgr.domain.policies import BudgetCheck, check_budget, day_start, month_start
 from epmgr.domain.policy import EndpointPolicy
+from epmgr.domain.rules import BudgetCheck, check_budget, day_start, month_start
 from epmgr.ledger import Ledger
 from epmgr.observe import record_gone, record_snapshots
 from epmgr.ports import EndpointsAPI

@@ -31,7 +31,8 @@ from epmgr.domain.model import (
     Lease,
     Outcome,
 )
-from epmgr.domain.policies import (
+from epmgr.domain.policy import EndpointPolicy, KeepAlive, Traffic
+from epmgr.domain.rules import (
     UP_STATES,
     BudgetCheck,
     Decision,
@@ -41,7 +42,6 @@ from epmgr.domain.policies import (
     idle_since,
     month_start,
 )
-from epmgr.domain.policy import EndpointPolicy, KeepAlive, Traffic
 from epmgr.errors import EpmgrError
 from epmgr.gather import Seen, gather, namespace_checks, namespaces
 from epmgr.ledger import Ledger

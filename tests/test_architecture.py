@@ -83,7 +83,7 @@ def test_importing_the_domain_loads_no_effectful_library() -> None:
 
 
 EMULATOR = DOMAIN.parent / "emulator"
-EMULATOR_MAY_IMPORT = ("epmgr.emulator", "epmgr.clock", "epmgr.catalog", "epmgr.serving")
+EMULATOR_MAY_IMPORT = ("epmgr.emulator", "epmgr.clock", "epmgr.catalog", "epmgr.background_server")
 
 
 def test_the_emulator_models_hugging_face_not_epmgr() -> None:

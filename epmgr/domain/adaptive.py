@@ -35,8 +35,8 @@ from epmgr.domain.gaps import (
     upper_edge,
 )
 from epmgr.domain.model import ActionKind, EndpointState
-from epmgr.domain.policies import Decision
 from epmgr.domain.policy import AdaptiveKnobs
+from epmgr.domain.rules import Decision
 
 __all__ = ["REFERENCE", "GapHistory", "adaptive_decision", "next_prewarm"]
 

@@ -11,7 +11,8 @@ from epmgr.domain.adaptive import REFERENCE, GapHistory, adaptive_decision, next
 from epmgr.domain.history import BACKOFF, Failing
 from epmgr.domain.keepalive import DEFAULT_COLD_START
 from epmgr.domain.model import ActionKind, Activity, EndpointState, Hold
-from epmgr.domain.policies import (
+from epmgr.domain.policy import EndpointPolicy, IdlePolicy, KeepAlive, OnStart
+from epmgr.domain.rules import (
     DOWN_ACTIONS,
     BudgetCheck,
     Decision,
@@ -22,7 +23,6 @@ from epmgr.domain.policies import (
     schedule_decision,
     schedule_next,
 )
-from epmgr.domain.policy import EndpointPolicy, IdlePolicy, KeepAlive, OnStart
 from epmgr.domain.schedule import ScheduleState
 
 

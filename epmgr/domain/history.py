@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from epmgr.domain.model import ActionKind, ActionRecord, Actor, EndpointState, Outcome, StateChange
-from epmgr.domain.policies import UP_STATES
+from epmgr.domain.rules import UP_STATES
 
 MANUAL_ACTIONS = frozenset({ActionKind.RESUME, ActionKind.PAUSE, ActionKind.SCALE_TO_ZERO, ActionKind.UPDATE})
 """Actions of a person or a client that the schedule respects until its next edge."""

@@ -7,6 +7,7 @@ from types import TracebackType
 
 import uvicorn
 
+from epmgr.background_server import BackgroundServer, is_loopback
 from epmgr.clock import Clock
 from epmgr.emulator.app import Emulator, RequestCounter, create_app
 from epmgr.emulator.auth import DEMO_TOKEN, DEMO_USER, Identity
@@ -15,7 +16,6 @@ from epmgr.emulator.faults import FaultConfig, FaultInjector
 from epmgr.emulator.lifecycle import EmulatorTimings
 from epmgr.emulator.quota import Quotas
 from epmgr.emulator.state import EmulatorState
-from epmgr.serving import BackgroundServer, is_loopback
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765

@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from huggingface_hub import ChatCompletionOutput
@@ -38,7 +39,13 @@ def pipeline_of(model: str) -> Any:
                 from langchain_huggingface import HuggingFacePipeline
             except ImportError as exc:
                 raise ConfigError("local: fallbacks need pip install 'epmgr[local,langchain]'", key="fallback") from exc
-            llm = HuggingFacePipeline.from_model_id(model_id=model, task="text-generation")
+            if model.startswith((".", "/", "~")) and not Path(model).expanduser().is_dir():
+                raise ConfigError(f"local model folder {model!r} not found", key="fallback")
+            try:
+                llm = HuggingFacePipeline.from_model_id(model_id=str(Path(model).expanduser()) if model.startswith(
+                    "~") else model, task="text-generation")  # fmt: skip
+            except (OSError, ValueError) as exc:  # unreadable weights, or a repo id not in the local cache
+                raise ApiUnavailable(f"fallback local:{model}: cannot load the model: {exc}", endpoint=model) from exc
             _LOADED[model] = llm.pipeline
         return _LOADED[model]
 

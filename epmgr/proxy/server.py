@@ -15,9 +15,9 @@ from types import TracebackType
 
 import uvicorn
 
+from epmgr.background_server import BackgroundServer, base_url, is_loopback
 from epmgr.errors import ConfigError
 from epmgr.proxy.app import ProxyConfig, create_app
-from epmgr.serving import BackgroundServer, base_url, is_loopback
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8766

@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from epmgr.domain.policies import Decision
+from epmgr.domain.rules import Decision
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,8 @@ from epmgr.cron import prewarmed as prewarmed_phase
 from epmgr.domain.adaptive import GapHistory
 from epmgr.domain.decide import Situation, decide
 from epmgr.domain.model import ActionKind, Activity, EndpointRef, EndpointState, Hold
-from epmgr.domain.policies import BudgetCheck, Decision, check_budget, day_start, month_start
 from epmgr.domain.policy import EndpointPolicy, KeepAlive
+from epmgr.domain.rules import BudgetCheck, Decision, check_budget, day_start, month_start
 from epmgr.service import AUDIT_LOOKBACK
 from epmgr.simulate.billing import Run, Stretch
 from epmgr.simulate.traces import Stream

@@ -8,7 +8,7 @@ from decimal import Decimal
 from epmgr.clock import FakeClock
 from epmgr.domain.model import ActionKind, EndpointRef, EndpointState, Outcome, StateChange
 from epmgr.domain.notify import EventKind, Retry, Scrubber, wakes
-from epmgr.domain.policies import Decision
+from epmgr.domain.rules import Decision
 from epmgr.ledger import Ledger
 from epmgr.notify.config import NotifyTarget
 from epmgr.notify.deliver import Notifier

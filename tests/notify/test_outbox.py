@@ -9,7 +9,7 @@ import pytest
 from epmgr.clock import FakeClock, SystemClock
 from epmgr.domain.model import ActionKind, EndpointRef, EndpointState, Outcome
 from epmgr.domain.notify import EventKind, Notification, Retry, Status
-from epmgr.domain.policies import Decision
+from epmgr.domain.rules import Decision
 from epmgr.ledger import Ledger, open_ledger
 from epmgr.ledger.outbox import Outbox
 from epmgr.notify.config import NotifyTarget

@@ -13,8 +13,8 @@ from epmgr.domain.adaptive import REFERENCE, GapHistory, adaptive_decision, next
 from epmgr.domain.decide import Situation, decide
 from epmgr.domain.gaps import CONTEXT_RING, RING, bucket_of, describe_context, minutes
 from epmgr.domain.model import ActionKind, Activity, EndpointRef, EndpointState, Hold
-from epmgr.domain.policies import Decision
 from epmgr.domain.policy import AdaptiveKnobs, EndpointPolicy, IdlePolicy, KeepAlive, OnEnd, Schedule
+from epmgr.domain.rules import Decision
 from epmgr.domain.schedule import ScheduleState, parse_window
 
 T0 = datetime(2026, 3, 2, tzinfo=timezone.utc)  # a Monday

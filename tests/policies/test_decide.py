@@ -10,8 +10,8 @@ import pytest
 
 from epmgr.domain.decide import Situation, decide
 from epmgr.domain.model import ActionKind, Activity, EndpointRef, EndpointState, Hold
-from epmgr.domain.policies import BudgetCheck, budget_warning, check_budget, idle_decision
 from epmgr.domain.policy import Budget, EndpointPolicy, IdlePolicy, OnEnd, OnExceed, OnStart, Schedule
+from epmgr.domain.rules import BudgetCheck, budget_warning, check_budget, idle_decision
 from epmgr.domain.schedule import ScheduleState, parse_window
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)

@@ -18,7 +18,7 @@ from epmgr.clock import FakeClock
 from epmgr.domain.backoff import Backoff
 from epmgr.domain.keepalive import DEFAULT_COLD_START
 from epmgr.domain.model import RequestRecord
-from epmgr.domain.policies import Decision
+from epmgr.domain.rules import Decision
 from epmgr.emulator import EmulatorServer
 from epmgr.ledger import open_ledger
 from epmgr.simulate.engine import Params, simulate
