@@ -6,11 +6,19 @@ plain tuples (timestamps converted once, by hand, to exactly what :class:`~epmgr
 store) and handed to the driver in one call: ``executemany`` on SQLite, ``COPY ... FROM STDIN`` on PostgreSQL.
 So a row costs a few microseconds instead of SQLAlchemy's per-row compilation, type processing and RETURNING,
 and the write lock (SQLite has one for all processes) is held for as short a time as possible.
+
+Many processes recording into one SQLite file queue for its write lock on a lock file beside it (``flock``: the
+kernel wakes the next writer as soon as the lock is free) instead of SQLite's busy handler, which sleeps and retries
+(up to 100 ms a try) and so leaves the lock idle while writers sleep. Other writers (the daemon) are unaffected:
+they still wait in SQLite's busy handler.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, cast
@@ -82,8 +90,53 @@ def _micros(delta: timedelta | None) -> int | None:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+try:
+    import fcntl
+except ImportError:  # Windows: SQLite's busy handler alone
+    fcntl = None  # type: ignore[assignment]
+
+
+class WriterQueue:
+    """Writers of one SQLite file in turn, through ``flock`` on ``<file>-writers`` (see the module).
+
+    Args:
+        database: The SQLite file; None (PostgreSQL, in-memory) or no ``fcntl``: no queue.
+    """
+
+    def __init__(self, database: str | None) -> None:
+        self.path = f"{database}-writers" if database and database != ":memory:" and fcntl is not None else None
+        self._lock = threading.Lock()  # flock does not separate threads sharing the descriptor
+        self._fd: int | None = None
+        self._pid = 0
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._lock:
+            if self.path is None:
+                yield
+                return
+            if self._fd is None or self._pid != os.getpid():  # a forked child opens its own description
+                self._fd, self._pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
 class Ingest(LedgerBase):
     """The bulk insert path of the ledger's requests table."""
+
+    @property
+    def writers(self) -> WriterQueue:
+        """This ledger's writer queue (made on first use)."""
+        queue = self.__dict__.get("_writers")
+        if queue is None:
+            url = self.engine.url
+            queue = self.__dict__["_writers"] = WriterQueue(
+                url.database if url.get_backend_name() == "sqlite" else None
+            )
+        return queue
 
     def append_requests(self, records: Sequence[RequestRecord]) -> int:
         """Insert request records in one transaction without returning their ids; returns how many.
@@ -106,7 +159,7 @@ class Ingest(LedgerBase):
         except ValueError as exc:
             raise LedgerError(f"ledger write failed: {exc}") from None
         out: list[int | None] = [None] * len(rows)
-        with self._write() as conn:
+        with self.writers.turn(), self._write() as conn:
             firsts: dict[EndpointRef, datetime] = {}
             for r in records:
                 firsts.setdefault(r.ref, r.started_at)
@@ -132,7 +185,7 @@ class Ingest(LedgerBase):
         """
         if not finishes:
             return
-        with self._write() as conn:
+        with self.writers.turn(), self._write() as conn:
             started: dict[int, datetime] = {}
             ids = [f.id for f in finishes]
             for i in range(0, len(ids), 500):

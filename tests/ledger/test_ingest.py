@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from dataclasses import replace
 from datetime import timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,7 +14,8 @@ from sqlalchemy import text
 
 from epmgr.domain.model import EndpointRef, RequestRecord
 from epmgr.errors import LedgerError
-from epmgr.ledger import Ledger
+from epmgr.ledger import Ledger, open_ledger
+from epmgr.ledger.ingest import WriterQueue
 from epmgr.ledger.store import RequestFinish
 from tests.conftest import T0
 
@@ -85,3 +89,42 @@ def test_finish_updates_a_batch_and_refuses_an_unknown_id_whole(ledger: Ledger) 
     assert done[first].latency == timedelta(seconds=2) and (done[first].tokens_in, done[first].tokens_out) == (4, 9)
     assert done[third].latency == timedelta(seconds=5) and done[third].status_code is None
     assert done[second].finished_at is None
+
+
+def test_the_writer_queue_holds_an_flock_beside_the_sqlite_file(tmp_path: Path) -> None:
+    fcntl = pytest.importorskip("fcntl")
+    queue = WriterQueue(str(tmp_path / "ledger.db"))
+    assert queue.path == str(tmp_path / "ledger.db-writers")
+    assert WriterQueue(None).path is None and WriterQueue(":memory:").path is None
+    with queue.turn():
+        other = os.open(str(queue.path), os.O_RDWR)
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again once the turn is over
+    os.close(other)
+
+
+def _append_from_process(url: str, worker: int) -> None:
+    ledger = open_ledger(url)
+    ref = EndpointRef("demo", f"ep-{worker % 2}")
+    records = [RequestRecord(ref, T0 + timedelta(milliseconds=i), T0 + timedelta(milliseconds=i + 1), 200)
+               for i in range(1000)]  # fmt: skip
+    for i in range(0, len(records), 100):
+        ledger.append_requests(records[i : i + 100])
+    ledger.close()
+
+
+def test_four_processes_append_without_losing_a_row(ledger_url: str) -> None:
+    open_ledger(ledger_url).close()  # migrated once, before the writers start
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_append_from_process, args=(ledger_url, n)) for n in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=240)
+    assert [p.exitcode for p in processes] == [0] * 4
+    ledger = open_ledger(ledger_url)
+    try:
+        assert ledger.count_requests() == 4000
+    finally:
+        ledger.close()
