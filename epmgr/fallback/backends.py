@@ -62,7 +62,8 @@ def translated(spec: str) -> Iterator[None]:
         raise
     except HfHubHTTPError as exc:
         status = exc.response.status_code if exc.response is not None else None
-        message = f"fallback {spec}: {str(exc).splitlines()[0]}"
+        said = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        message = f"fallback {spec}: {said[:300]}"
         if status is not None and status < 500 and status != 429:
             kind = BadRequest if status in (400, 422) else ApiError
             raise kind(message, endpoint=spec, status_code=status) from exc
