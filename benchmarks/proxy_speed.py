@@ -133,7 +133,7 @@ def run(quick: bool = False) -> dict[str, float]:
     from epmgr.domain.model import EndpointSpec, EndpointState, Instance
     from epmgr.emulator import DEMO_TOKEN, DEMO_USER
 
-    blocks, per_block, thread_blocks = (2, 20, 1) if quick else (20, 100, 6)
+    blocks, per_block, thread_blocks = (2, 20, 1) if quick else (10, 60, 4)
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         emulator = stack.enter_context(server("emulator", "fast", {}))
         api = HfEndpointsAPI(token=DEMO_TOKEN, namespace=DEMO_USER, api_url=emulator)
