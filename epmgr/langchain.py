@@ -23,6 +23,8 @@ Example:
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import AsyncIterator
 from typing import Any
 
 try:
@@ -35,7 +37,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from epmgr.client.aio import AsyncEndpointClient
-from epmgr.client.context import build_parts
+from epmgr.client.context import ClientParts, build_parts
 from epmgr.client.sync import EndpointClient
 from epmgr.fallback import lc as fallback_lc
 from epmgr.langchain_embeddings import HuggingFaceEndpointEmbeddings
@@ -46,10 +48,49 @@ def wake_enabled(llm: _HuggingFaceEndpoint) -> None:
     if isinstance(llm.client, (EndpointClient, fallback_lc.FallbackClient)) or not llm.endpoint_url:
         return
     token = llm.huggingfacehub_api_token or None
-    parts = build_parts(llm.endpoint_url, token=token, client_id="langchain")
+    parts = build_parts(llm.endpoint_url, token=token, client_id="langchain")  # no I/O: the first call does it
     # LangChain's 120 s timeout would cut a held request during a cold start: the wake timeout governs instead.
     llm.client = EndpointClient(parts=parts)
-    llm.async_client = AsyncEndpointClient(parts=parts)
+    llm.async_client = PerCallAsyncClient(parts)
+    weakref.finalize(llm, llm.client.close)  # its connections, when the model is collected
+
+
+class PerCallAsyncClient:
+    """The LangChain objects' async client: an :class:`AsyncEndpointClient` per call, closed after it (LangChain
+    calls from any event loop, and a client bound to one would not outlive it). The parts (URL, wake, recorder)
+    are shared."""
+
+    def __init__(self, parts: ClientParts) -> None:
+        self.parts = parts
+
+    async def text_generation(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._call("text_generation", args, kwargs)
+
+    async def chat_completion(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._call("chat_completion", args, kwargs)
+
+    async def _call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        client = AsyncEndpointClient(parts=self.parts)
+        try:
+            result = await getattr(client, method)(*args, **kwargs)
+        except BaseException:
+            await client.aclose()
+            raise
+        if not kwargs.get("stream"):
+            await client.aclose()
+            return result
+        return _closing(result, client)
+
+    async def aclose(self) -> None:
+        """Nothing stays open between calls (kept for code written for AsyncInferenceClient)."""
+
+
+async def _closing(stream: AsyncIterator[Any], client: AsyncEndpointClient) -> AsyncIterator[Any]:
+    try:
+        async for item in stream:
+            yield item
+    finally:
+        await client.aclose()
 
 
 class HuggingFaceEndpoint(_HuggingFaceEndpoint):
@@ -91,4 +132,10 @@ class ChatHuggingFace(_ChatHuggingFace):
         return result
 
 
-__all__ = ["ChatHuggingFace", "HuggingFaceEndpoint", "HuggingFaceEndpointEmbeddings", "wake_enabled"]
+__all__ = [
+    "ChatHuggingFace",
+    "HuggingFaceEndpoint",
+    "HuggingFaceEndpointEmbeddings",
+    "PerCallAsyncClient",
+    "wake_enabled",
+]

@@ -152,8 +152,10 @@ class Waker:
         self.health_route = snapshot.health_route or self.health_route
 
     def close(self) -> None:
+        """Close the probes' connections (a later wake opens new ones: parts may be shared)."""
         if self._http is not None:
             self._http.close()
+            self._http = None
 
     # -- the flow and its steps ---------------------------------------------------------------------
 
