@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
 from epmgr.client import EndpointClient
 from epmgr.domain.model import EndpointRef, EndpointState
 from epmgr.emulator import DEMO_USER
+from epmgr.errors import ApiUnavailable, AuthError
 from tests.client.world import World
 
 pytest.importorskip("langchain_huggingface")
@@ -67,3 +69,28 @@ def test_chat_model_uses_the_chat_route_of_a_paused_endpoint(world: World) -> No
     streamed = "".join(str(chunk.content) for chunk in chat.stream([HumanMessage(content="a b")]))
     assert streamed == "echo: a b"
     chat.llm.client.close()
+
+
+def test_building_models_calls_nothing_and_starts_no_thread(world: World) -> None:
+    """Construction without I/O: a refused token or an unreachable API only matters once a model is called, and
+    30 models share one recorder (one thread at most once used)."""
+    url = world.create("lc-many", EndpointState.RUNNING).url
+    world.clear_counts()
+    before = threading.active_count()
+    models = [HuggingFaceEndpoint(endpoint_url=url, max_new_tokens=2) for _ in range(30)]  # type: ignore[call-arg]
+    refused = HuggingFaceEndpoint(endpoint_url=url, huggingfacehub_api_token="hf_wrong")  # type: ignore[call-arg]
+    assert {k: v for k, v in world.counts().items() if "_emulator" not in k} == {}
+    assert threading.active_count() == before
+    assert [m.invoke("hi") for m in models[:3]] == ["echo: hi"] * 3
+    assert threading.active_count() <= before + 1
+    with pytest.raises(AuthError):
+        refused.invoke("hi")
+
+
+def test_an_unreachable_api_is_the_first_calls_error_not_the_constructions(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EPMGR_HF_API_URL", "http://127.0.0.1:9")  # nothing listens there
+    llm = HuggingFaceEndpoint(endpoint_url="http://127.0.0.1:9/e/none", max_new_tokens=2)  # type: ignore[call-arg]
+    with pytest.raises(ApiUnavailable):
+        llm.invoke("hi")
