@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import time
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -53,10 +52,12 @@ def test_the_async_client_answers_in_every_state(world: World, state: EndpointSt
 
 def test_a_failed_endpoint_raises_at_once(world: World) -> None:
     world.create("broken", EndpointState.FAILED)
-    started = time.monotonic()
+    world.clear_counts()
     with EndpointClient("broken") as client, pytest.raises(EndpointFailed, match="demo/broken is failed"):
         client.text_generation("hi")
-    assert time.monotonic() - started < 2
+    counts = world.counts()  # at once: no resume, no polling (the first look and the wake's own look)
+    assert "POST /v2/endpoint/{namespace}/{name}/resume" not in counts
+    assert counts["GET /v2/endpoint/{namespace}/{name}"] <= 2
 
 
 def test_a_budget_paused_endpoint_raises_budget_exceeded(world: World) -> None:
