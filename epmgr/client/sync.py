@@ -57,8 +57,9 @@ class EndpointClient(Tasks):
         record: Record each request in the ledger (default True).
         hold: Send ``X-Scale-Up-Timeout`` so a scaled-to-zero endpoint holds requests (default True).
         headers: Extra headers on every request.
-        **options: Passed to :func:`epmgr.client.context.build_parts` (``url``, ``token``, ``settings``, ``api``,
-            ``ledger``, ``recorder``, ``clock``, ``client_id``).
+        **options: Passed to :func:`epmgr.client.context.build_parts`: the collaborators (``api``, ``coordinator``,
+            ``recorder``, ``runtime``, ``ledger``), wired lazily from the configuration when not given, and
+            ``url``, ``token``, ``settings``, ``clock``, ``client_id``. Building does no I/O.
 
     Example:
         >>> with EndpointClient("phi3-mini") as client:  # doctest: +SKIP
