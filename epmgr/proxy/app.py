@@ -23,6 +23,7 @@ import hmac
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
+from typing import Any
 from urllib.parse import unquote
 
 from starlette.background import BackgroundTask
@@ -46,6 +47,7 @@ from epmgr.errors import (
     QuotaExceeded,
     WakeTimeout,
 )
+from epmgr.fallback.proxy import SERVED_BY_HEADER, ProxyFallbacks
 from epmgr.proxy import limits
 from epmgr.proxy.clients import ClientCache
 from epmgr.proxy.limits import DEFAULT_MAX_BODY, INFERENCE_METHODS, Refused
@@ -67,6 +69,7 @@ class ProxyConfig:
         max_body: Largest request body in bytes (413 above it).
         max_clients: Endpoint clients kept at once (the least recently used idle one is closed first).
         clock: Time for the wakes (tests pass an accelerated one).
+        fallbacks: Fallback chains per endpoint name, ``(specs, when)``; None: those of ``epmgr.toml``.
     """
 
     queue: int = 64
@@ -77,6 +80,7 @@ class ProxyConfig:
     max_body: int = DEFAULT_MAX_BODY
     max_clients: int = 64
     clock: Clock | None = field(default=None, repr=False)
+    fallbacks: dict[str, Any] | None = field(default=None, repr=False)  # name -> (specs, when); None: epmgr.toml
 
     def __post_init__(self) -> None:
         if self.max_body < 1 or self.max_clients < 1 or self.queue < 0:
@@ -90,6 +94,7 @@ class Proxy:
         self.config = config
         self.runtime = Runtime()  # the proxy's clients share one recorder thread, closed with the proxy
         self.cache = ClientCache(self._build, size=config.max_clients)
+        self.fallbacks = ProxyFallbacks(config.fallbacks)  # issue 14: chains from epmgr.toml (X-Epmgr-Served-By)
 
     @property
     def clients(self) -> dict[str, AsyncEndpointClient]:
@@ -159,6 +164,9 @@ class Proxy:
     async def _forward(
         self, name: str, path: str, request: Request, body: bytes, release: Callable[[], None]
     ) -> Response:
+        if (served := await self.fallbacks.answer(name, path, request.method, body)) is not None:
+            release()
+            return served
         client = await self.cache.get(name)
         await asyncio.to_thread(client.parts.prepare)  # the first request: API, ledger, URL (once)
         url = await client._url(path)
@@ -184,12 +192,14 @@ class Proxy:
 
         kept = {k: v for k, v in upstream.headers.items() if k.lower() not in _DROPPED}
         kept.setdefault(COLD_START_HEADER.lower(), "false")
+        kept.setdefault(SERVED_BY_HEADER.lower(), "primary")
         return StreamingResponse(
             chunks(), status_code=upstream.status_code, headers=kept, background=BackgroundTask(done)
         )
 
     async def close(self) -> None:
         await self.cache.close()
+        await asyncio.to_thread(self.fallbacks.close)
         await asyncio.to_thread(self.runtime.close)
 
 
