@@ -209,10 +209,11 @@ class Reconciler:
             own = check_budget(policy.budget, item.today, item.month, now)
             if own is not None:
                 checks.insert(0, own)
-        recent = self.ledger.actions(ref, since=now - AUDIT_LOOKBACK)
-        traffic = self._traffic(ref, policy, recent)
+        traffic = policy.traffic or self.settings.traffic or Traffic.SHARED  # an observed endpoint: not looked up
         situation = Situation(snapshot.state)
-        if policy.acts:
+        if policy.acts:  # only endpoints epmgr acts on cost audit-log reads
+            recent = self.ledger.actions(ref, since=now - AUDIT_LOOKBACK)
+            traffic = self._traffic(ref, policy, recent)
             situation = self._situation(item, checks, recent, traffic, now)
             if situation.phase is not None and situation.phase.next_change is not None:
                 report.next_edge = min(filter(None, (report.next_edge, situation.phase.next_change)))
@@ -241,7 +242,9 @@ class Reconciler:
             budget_left=own_check.left if own_check else (checks[0].left if checks else None),
             managed=policy.acts,
             traffic=traffic,
-            unseen_today=self.ledger.count_requests(ref, since=day_start(now), client_id=UNSEEN_CLIENT),
+            unseen_today=self.ledger.count_requests(ref, since=day_start(now), client_id=UNSEEN_CLIENT)
+            if policy.acts and traffic == Traffic.SHARED
+            else 0,
         )
 
     def _situation(

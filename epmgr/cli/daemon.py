@@ -73,6 +73,12 @@ def _next(e: EndpointReport, now: datetime) -> str:
     return f"{d.next_action.value} in {format_duration(max(d.next_at - now, timedelta(0)))}"
 
 
+def _label(e: EndpointReport) -> str:
+    if not e.managed:
+        return f"{e.ref} (observed)"
+    return f"{e.ref} (shared)" if e.traffic == Traffic.SHARED else str(e.ref)
+
+
 def status_text(report: TickReport, lease: str) -> str:
     now = report.started_at
     if not report.endpoints:
@@ -80,7 +86,7 @@ def status_text(report: TickReport, lease: str) -> str:
     else:
         rows = [
             (
-                f"{e.ref}{'' if e.managed else ' (observed)'}{' (shared)' if e.traffic == Traffic.SHARED else ''}",
+                _label(e),
                 e.state.value,
                 format_duration(e.idle_for) if e.idle_for is not None else "-",
                 _next(e, now),
