@@ -19,6 +19,7 @@ from pathlib import Path
 import demo_client
 import demo_cost
 import demo_daemon
+import demo_fallback
 import demo_rag
 import demo_week
 import httpx
@@ -112,6 +113,7 @@ def main() -> None:
 
         demo_daemon.chapter(env, run, say)
         demo_client.chapter(env, run, say)
+        demo_fallback.chapter(env, run, say)  # issue 14: served by the fallback during a cold start
         demo_rag.chapter(env, run, say)
         demo_cost.chapter(env, run, say)
     finally:

@@ -92,11 +92,11 @@ def usage_table(usage: Sequence[FallbackUsage], saved: Decimal | None) -> str:
     for u in usage:
         lines.append(
             f"  {u.endpoint.name}  {u.served_by}  {u.requests} requests  {u.tokens_in}+{u.tokens_out} tokens  "
-            f"${u.cost_usd.quantize(Decimal('0.0001')):f}"
+            f"${u.cost_usd.quantize(Decimal('0.000001')):f}"
         )
     total = sum((u.cost_usd for u in usage), Decimal(0))
-    tail = f"  fallbacks cost ${total.quantize(Decimal('0.0001')):f}"
-    if saved is not None:
+    tail = f"  fallbacks cost ${total.quantize(Decimal('0.000001')):f}"
+    if saved is not None and saved > 0:
         tail += f"; the sleeping GPU saved ${saved.quantize(Decimal('0.01')):f} against always-on"
     lines.append(tail)
     return "\n".join(lines)
