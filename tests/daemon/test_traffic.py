@@ -55,6 +55,9 @@ def test_direct_traffic_keeps_a_shared_endpoint_awake_and_it_is_never_paused(wor
     unseen = world.ledger.count_requests(ref, client_id=UNSEEN_CLIENT)
     assert 35 <= unseen <= 40  # all but the newest (not yet settled into a finished step of the metrics)
     assert report.endpoints[0].unseen_today == unseen
+    counts = httpx.get(f"{world.server.url}/_emulator/requests").json()["counts"]
+    reads = sum(n for route, n in counts.items() if "/metrics/" in route and route.startswith("POST /v2/"))
+    assert 5 <= reads <= 25, reads  # only on the ticks where an idle action was due (19 of 41 here)
     assert all(a.action == ActionKind.CREATE for a in world.ledger.actions(ref))  # nothing done, nothing skipped
     status = status_text(report, "daemon: test")
     assert "demo/notebook (shared)" in status and f"demo/notebook: {unseen} requests not seen by epmgr today" in status
