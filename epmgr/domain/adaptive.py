@@ -7,8 +7,10 @@ and picks the keep-warm time ``T`` that minimises the expected cost of the curre
 
 where ``e`` is how long it has been idle. A cold start is priced by ``cold_start_usd``, or by default at what the
 configured ``scale_to_zero_after`` implies (it minus one start-up: a fixed timeout is the ski-rental rule for that
-price). That timeout is also the anchor: a replica is stopped before it only when the gaps of the same context give
-good evidence that this one will outlast it, and kept after it only while it is likely to end within a start-up. A
+price). That timeout is also the anchor: a replica is stopped before it only on good evidence that this gap will
+outlast it (recent comparable days went quiet at this time of day, :mod:`epmgr.domain.daymap`; or at most
+:data:`ANCHOR_RISK` of the gaps of the same context ended before it, and none did when it is within a start-up of
+it), and kept after it only when most such gaps end within the keep and that is cheaper than a restart. A
 gap that ends at a predicted periodic burst costs no cold start (the replica is pre-warmed one start-up ahead). With
 thin history the ski-rental rule applies (with ``cold_start_usd = 0``, the break-even rule: one billed start-up).
 Pure and deterministic; every decision names its evidence.
@@ -30,6 +32,7 @@ from epmgr.domain.gaps import (
     MIN_TAIL,
     GapHistory,
     Period,
+    lower_edge,
     middle,
     minutes,
     upper_edge,
@@ -40,6 +43,10 @@ from epmgr.domain.rules import Decision
 
 __all__ = ["REFERENCE", "GapHistory", "adaptive_decision", "next_prewarm"]
 
+MIN_VOID = 10
+"""Stop at once when at least this many gaps lasted as long as this one and none of them ended before the anchor."""
+PAST_ANCHOR = 0.5
+"""Past ``scale_to_zero_after``, keep warm only when at least this share of such gaps end within the keep."""
 ANCHOR_RISK = 0.05
 """Stop before ``scale_to_zero_after`` only when at most this share of such gaps ended before it (Laplace-smoothed)."""
 QUIET = 2.0
@@ -217,7 +224,11 @@ def _running(
         return keep(minutes(MIN_GAP), f"idle for {_fmt(idle)} only (shorter pauses are not idle gaps)")
     if idle >= max_keep:
         return stop(f"idle for {_fmt(idle)}, the longest it is kept warm (max_keep {_fmt(max_keep)})")
-    quiet = None if history is None or idle >= anchor else history.days.quiet_after(idle_from, now, QUIET * anchor)
+    quiet = (
+        None
+        if history is None or idle >= anchor
+        else history.days.quiet_after(idle_from, now, QUIET * anchor, lone=history.lone)
+    )
     if quiet is not None:
         return stop(f"{quiet.describe()} (scale_to_zero_after {_fmt(anchor)})")
     if history is None or history.gaps < MIN_GAPS:
@@ -234,6 +245,11 @@ def _running(
         return _rent(idle, max(startup, at_least), cold, f"longer than all but a few of {label}", keep, stop)
     saving = money(abs(choice.alternative_cost - choice.cost))
     cap = f" (at most {knobs.max_cold_starts_per_day:g} cold starts a day)" if at_least > idle else ""
+    near = choice.keep <= idle and anchor - startup <= idle < anchor  # within a start-up of the anchor
+    void = _void(history.counts, idle, anchor + startup) if near else 0
+    if void >= MIN_VOID:
+        return stop(f"none of the last {void} gaps still idle after {_fmt(idle)} ended within {_fmt(anchor + startup)}"
+                    f" (scale_to_zero_after and a start-up)")  # fmt: skip
     if choice.keep <= idle and idle < anchor and prewarmed is None:
         own, _ = history.histogram(idle_from, now - idle_from, blended=False)
         ended = _share_within(own, idle, anchor)
@@ -249,7 +265,17 @@ def _running(
             why += f"; next burst expected at {period.next_after(now).isoformat(timespec='minutes')}"
         return stop(f"{why}; expected saving {saving}")
     why = f"{choice.share:.0%} of {label} still idle after {_fmt(idle)} ended within {_fmt(choice.keep)}"
+    if idle >= anchor and choice.share < PAST_ANCHOR:
+        return stop(f"only {why} (past scale_to_zero_after, kept only when most do)")
     return keep(choice.keep, f"{why}; expected saving {saving} over stopping now{cap}")
+
+
+def _void(counts: list[int], idle: float, limit: float) -> int:
+    """How many of the gaps longer than ``idle`` lasted past ``limit`` minutes when none ended before it (else 0)."""
+    tail = [b for b in range(BINS) if counts[b] and upper_edge(b) > idle - 1]
+    if any(lower_edge(b) < limit for b in tail):
+        return 0
+    return sum(counts[b] for b in tail)
 
 
 def _share_within(counts: list[float], idle: float, limit: float) -> float:

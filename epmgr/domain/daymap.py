@@ -17,6 +17,8 @@ COMPARE = 7
 """At most this many of the most recent comparable days (weekdays, or weekend days) are read."""
 MIN_DAYS = 3
 """Evidence needs at least this many comparable days that were busy at the same time."""
+MIN_QUIET_DAYS = 5
+"""... after a lone request: at least this many comparable days, busy or not."""
 BEFORE = 15
 """A comparable day was busy at the same time when it had a request in the last this many minutes before it."""
 BUSY_MINUTES = 2
@@ -31,13 +33,16 @@ class Quiet:
 
     days: int
     weekend: bool
-    busy_from: str
+    busy_from: str | None  # None: a lone request, every comparable day counted
     busy_to: str
     quiet_from: str
     quiet_to: str
 
     def describe(self) -> str:
         kind = "weekend days" if self.weekend else "weekdays"
+        if self.busy_from is None:
+            return f"a lone request at {self.busy_to}; on each of the last {self.days} {kind}, nothing came at " \
+                f"{self.quiet_from}-{self.quiet_to}"  # fmt: skip
         return (
             f"on each of the last {self.days} {kind} busy at {self.busy_from}-{self.busy_to}, "
             f"nothing came at {self.quiet_from}-{self.quiet_to}"
@@ -74,10 +79,12 @@ class DayMap:
         elif not self._days or self._days[-1][0] < day:
             self._days.append((day, bit))
 
-    def quiet_after(self, last: datetime, now: datetime, until: float) -> Quiet | None:
+    def quiet_after(self, last: datetime, now: datetime, until: float, *, lone: bool = False) -> Quiet | None:
         """Evidence that nothing comes from ``now`` to ``until`` minutes after ``last`` (the last request): at least
         :data:`MIN_DAYS` of the last :data:`COMPARE` comparable days (weekdays or weekend days, as ``last``) were busy
-        in the :data:`BEFORE` minutes up to ``last``'s time and none had a request in that window; None otherwise."""
+        in the :data:`BEFORE` minutes up to ``last``'s time and none had a request in that window; None otherwise.
+        ``lone`` (the last request was alone in its hour): every comparable day counts, busy or not, and
+        :data:`MIN_QUIET_DAYS` are needed."""
         start, now_local = last.astimezone(self.tz), now.astimezone(self.tz)
         today, weekend = start.date(), start.weekday() >= 5
         at = start.hour * 60 + start.minute
@@ -92,15 +99,16 @@ class DayMap:
             if day >= today or (day.weekday() >= 5) != weekend:
                 continue
             read += 1
-            if (day_bits & busy_mask).bit_count() >= BUSY_MINUTES:
+            if lone or (day_bits & busy_mask).bit_count() >= BUSY_MINUTES:
                 if _window(day_bits, bits.get(day + timedelta(days=1), 0), first, end):
                     return None
                 days += 1
             if read >= COMPARE:
                 break
-        if days < MIN_DAYS:
+        if days < (MIN_QUIET_DAYS if lone else MIN_DAYS):
             return None
-        return Quiet(days, weekend, _hhmm(max(at - BEFORE, 0)), _hhmm(at), _hhmm(first), _hhmm(end))
+        busy_from = None if lone else _hhmm(max(at - BEFORE, 0))
+        return Quiet(days, weekend, busy_from, _hhmm(at), _hhmm(first), _hhmm(end))
 
 
 def _window(day_bits: int, next_bits: int, first: int, end: int) -> bool:

@@ -177,6 +177,11 @@ class GapHistory:
         return len(self._ring)
 
     @property
+    def lone(self) -> bool:
+        """The last request was the only one in the hour up to it."""
+        return self._hour <= 1
+
+    @property
     def oldest_gap_end(self) -> datetime | None:
         return self._ring[0][2] if self._ring else None
 
@@ -270,7 +275,7 @@ class GapHistory:
         return len(self._ring) / days
 
     def period(self, lead: timedelta) -> Period | None:
-        """The bursts' period when the last :data:`MIN_PERIODS` intervals agree (within 2 min or 5 %) and it is
+        """The bursts' period when the last :data:`MIN_PERIODS` intervals agree (within a minute or 5 %) and it is
         longer than twice ``lead`` (else pre-warming cannot pay); None otherwise."""
         if len(self.bursts) < MIN_PERIODS + 1:
             return None
@@ -278,7 +283,7 @@ class GapHistory:
         intervals = [b - a for a, b in zip(starts, starts[1:], strict=False)]
         recent = sorted(intervals[-MIN_PERIODS:])
         every = recent[len(recent) // 2]
-        tolerance = max(timedelta(minutes=2), every * 0.05)
+        tolerance = max(timedelta(minutes=1), every * 0.05)
         if every <= 2 * lead or any(abs(i - every) > tolerance for i in recent):
             return None
         agreeing = 0

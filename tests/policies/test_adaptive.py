@@ -304,8 +304,13 @@ def test_the_pre_warm_of_the_burst_after_is_planned_once_this_ones_moment_has_pa
     assert next_prewarm(history, at(last, 9), LEAD) == (ActionKind.RESUME, at(last, 13.25 + 8.25))
 
 
-def _plan(decision: Decision | None) -> tuple[ActionKind, str, str] | None:
-    return None if decision is None else (decision.action, decision.code, decision.reason.split(": ")[0])
+def _plan(decision: Decision | None) -> tuple[ActionKind, str, str, str] | None:
+    """What a decision plans: its action, code, planned stop and the kind of its evidence."""
+    if decision is None:
+        return None
+    plan, evidence = decision.reason.split(": ", 1)
+    first = evidence.split(" ")[0]
+    return decision.action, decision.code, plan, "share" if first.endswith("%") else first
 
 
 @pytest.mark.parametrize(

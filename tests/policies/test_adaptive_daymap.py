@@ -87,15 +87,33 @@ def test_the_day_map_is_bounded() -> None:
     assert len(days._days) == DAYS
 
 
-def test_no_stop_within_a_start_up_of_the_anchor_on_the_histogram_alone() -> None:
-    # Gaps of 2 min or of hours: a gap past 2 min will be long. Early on it is stopped; within a start-up of the
-    # 15-minute anchor it is not (a restart's risk outweighs the minute or two saved).
+def separated_by(gaps: list[float]) -> tuple[GapHistory, datetime]:
     moments, moment = [T0], T0
-    for gap in [2, 70, 2, 95, 2, 130, 2, 180] * 20:
+    for gap in gaps:
         moment += timedelta(minutes=gap)
         moments.append(moment)
-    history, last = GapHistory.from_requests(moments), moments[-1]
+    return GapHistory.from_requests(moments), moments[-1]
+
+
+def test_near_the_anchor_a_stop_needs_a_void_in_the_gaps() -> None:
+    # Gaps of 2 min, 17 min or hours: a gap past 2 min will be long. Early on it is stopped; within a start-up of
+    # the 15-minute anchor it is not, since some gaps end within a start-up after it (a restart's risk outweighs the
+    # minute or two saved) ...
+    history, last = separated_by([2, 70, 2, 95, 2, 130, 2, 180, 2, 17] * 20)
     early = decide_at(history, last, 3 * M)
     assert early[:2] == (ActionKind.SCALE_TO_ZERO, "keepalive_stop")
     late = decide_at(history, last, 12 * M)
     assert late[:2] == (ActionKind.NONE, "keep_warm") and late[2].endswith("stopping now saves too little")
+    # ... unless none of the gaps that lasted that long ended before the anchor and a start-up.
+    history, last = separated_by([2, 70, 2, 95, 2, 130, 2, 180] * 20)
+    assert decide_at(history, last, 12 * M) == (
+        ActionKind.SCALE_TO_ZERO,
+        "keepalive_stop",
+        "stop now: none of the last 80 gaps still idle after 12m ended within 19m (scale_to_zero_after and a start-up)",
+    )
+
+
+def test_past_the_anchor_it_is_kept_only_when_most_such_gaps_end_soon() -> None:
+    history, last = separated_by([16.5] * 4 + [60, 70, 80, 90, 100])  # 44% end by 17m
+    past = decide_at(history, last, 15.5 * M)
+    assert past[:2] == (ActionKind.SCALE_TO_ZERO, "keepalive_stop") and "kept only when most do" in past[2]
