@@ -1,13 +1,13 @@
 """The proxy's added latency and 16-thread throughput against calling the endpoint directly, on two HTTP stacks.
 
 Five ways to send the same TGI request to a running emulator endpoint, in alternating blocks: directly; through
-``epmgr proxy`` on uvicorn's pure-Python stack (``h11`` + ``asyncio``, the stack before issue 12) and on its fast one
-(``httptools`` + ``uvloop``, now epmgr's default); and through a minimal proxy (Starlette + httpx, forward and stream
-back, nothing else) on each stack, which tells the stack's share from epmgr's own. The emulator and each proxy run
-in their own process (as in use); the calls come from this one. Figures: added p50/p99 per call (one thread), and
-calls/s with 16 threads as a ratio to direct.
+``epmgr proxy`` on uvicorn's pure-Python stack (``h11`` + ``asyncio`` + access log, as before issue 12) and on its
+fast one (``httptools`` + ``uvloop``, no access log: epmgr's default now); and through a minimal proxy (Starlette +
+httpx, forward and stream back, nothing else) on each stack, which tells the stack's share from epmgr's own. The
+emulator and each proxy run in their own process (as in use); the calls come from this one. Figures: added p50/p99
+per call (one thread), and calls/s with 16 threads as a ratio to direct.
 
-``python -m benchmarks.proxy_speed ROLE PORT HTTP LOOP UPSTREAM`` starts one server (used by the benchmark).
+``python -m benchmarks.proxy_speed ROLE PORT HTTP LOOP on|off [UPSTREAM]`` starts one server (the benchmark's).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from benchmarks.harness import interleave
 NAME = "proxy_speed"
 TITLE = "Proxy: added latency and 16-thread throughput against direct calls, two HTTP stacks"
 BODY = {"inputs": "one two three", "parameters": {"max_new_tokens": 3}}
-STACKS = {"h11": ("h11", "asyncio"), "fast": ("httptools", "uvloop")}
+STACKS = {"h11": ("h11", "asyncio", "on"), "fast": ("httptools", "uvloop", "off")}  # (http, loop, access log)
 
 
 def free_port() -> int:
@@ -40,7 +40,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve_role(role: str, port: int, http: str, loop: str, upstream: str) -> None:
+def serve_role(role: str, port: int, http: str, loop: str, access_log: bool, upstream: str) -> None:
     """Run one server in the foreground (this process's job)."""
     if role == "emulator":
         from epmgr.emulator import EmulatorServer, EmulatorTimings
@@ -53,12 +53,12 @@ def serve_role(role: str, port: int, http: str, loop: str, upstream: str) -> Non
         from epmgr.proxy.app import ProxyConfig
         from epmgr.proxy.server import serve
 
-        serve(ProxyConfig(), port=port, stack={"http": http, "loop": loop})
+        serve(ProxyConfig(), port=port, stack={"http": http, "loop": loop, "access_log": access_log})
         return
     import uvicorn
 
-    uvicorn.run(minimal_app(upstream), host="127.0.0.1", port=port, http=http, loop=loop, ws="none",
-                log_level="info")  # fmt: skip
+    uvicorn.run(minimal_app(upstream), host="127.0.0.1", port=port, http=http, loop=loop, ws="none",  # type: ignore[arg-type]
+                access_log=access_log, log_level="info")  # fmt: skip
 
 
 def minimal_app(upstream: str) -> Any:
@@ -92,8 +92,7 @@ def minimal_app(upstream: str) -> Any:
 def server(role: str, stack: str, env: dict[str, str], upstream: str = "") -> Iterator[str]:
     """One server process; yields its base URL once it answers."""
     port = free_port()
-    http, loop = STACKS[stack]
-    args = [sys.executable, "-m", "benchmarks.proxy_speed", role, str(port), http, loop, upstream]
+    args = [sys.executable, "-m", "benchmarks.proxy_speed", role, str(port), *STACKS[stack], upstream]
     log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
     proc = subprocess.Popen(args, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
@@ -201,4 +200,5 @@ def table(f: dict[str, float]) -> str:
 
 
 if __name__ == "__main__":
-    serve_role(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5] if len(sys.argv) > 5 else "")
+    role, port, http, loop, access_log, *upstream = sys.argv[1:]
+    serve_role(role, int(port), http, loop, access_log == "on", upstream[0] if upstream else "")

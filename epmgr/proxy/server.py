@@ -1,7 +1,8 @@
 """Serving the proxy with uvicorn: in a background thread (:class:`ProxyServer`, tests and demos) or blocking.
 
 The HTTP stack is uvicorn's fast one where it is installed: ``httptools`` (the C HTTP parser) and ``uvloop`` (the
-libuv event loop), dependencies of epmgr on Linux and macOS; else the pure-Python ``h11`` and ``asyncio``. Measured in
+libuv event loop), dependencies of epmgr on Linux and macOS; else the pure-Python ``h11`` and ``asyncio``. uvicorn's
+access log (a line per request) is off: every request is recorded in the ledger. Measured in
 ``benchmarks/proxy_speed.py`` (docs/benchmarks.md): the stack, not epmgr's code, is most of a proxied call's cost.
 """
 
@@ -12,6 +13,7 @@ import importlib.util
 import socket
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 
@@ -23,12 +25,13 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8766
 
 
-def fast_stack() -> dict[str, str]:
-    """uvicorn's ``http`` and ``loop`` settings: httptools and uvloop when installed, else h11 and asyncio."""
+def fast_stack() -> dict[str, Any]:
+    """uvicorn's settings: httptools and uvloop when installed (else h11 and asyncio), no access log."""
     have = importlib.util.find_spec
     return {
         "http": "httptools" if have("httptools") else "h11",
         "loop": "uvloop" if have("uvloop") else "asyncio",
+        "access_log": False,
     }
 
 
@@ -106,7 +109,7 @@ def serve(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     announce: Callable[[str], None] | None = None,
-    stack: dict[str, str] | None = None,
+    stack: dict[str, Any] | None = None,
 ) -> None:
     """Serve in the foreground until interrupted (the socket is bound first: a busy port is one clear line).
 

@@ -130,8 +130,11 @@ def test_a_body_over_the_limit_gets_413_and_wakes_nothing(world: World, proxy: P
 def test_a_bad_endpoint_name_gets_400_before_any_api_call(world: World, proxy: ProxyServer, path: str) -> None:
     world.clear_counts()
     status, body = send(proxy, "POST", path, BODY)
-    assert status == 400 and "expected an endpoint name" in body["error"], body
-    assert len(body["error"]) < 300
+    if len(path) > 65_536:  # beyond what the HTTP parser (httptools) takes: its own one-line 400
+        assert status == 400 and body["raw"] == "Invalid HTTP request received.", body
+    else:
+        assert status == 400 and "expected an endpoint name" in body["error"], body
+        assert len(body["error"]) < 300
     assert calls(world) == {}
     ledger = world.ledger()
     assert ledger.endpoints() == []
