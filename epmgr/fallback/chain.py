@@ -112,6 +112,7 @@ class FallbackClient:
         self._ready_at: datetime | None = None
         self._asleep_at: datetime | None = None
         self._over_budget_at: datetime | None = None
+        self._wake_failed_at: datetime | None = None
         self._failed_at: dict[str, datetime] = {}
         self._waking: threading.Thread | None = None
         self._local = threading.local()
@@ -137,6 +138,8 @@ class FallbackClient:
                 return Primary.WAKING
             if recently_failed(self._over_budget_at, now) or self._budget_hold(now):
                 return Primary.OVER_BUDGET
+            if recently_failed(self._wake_failed_at, now):  # failed, or its wake did: not worth waiting for
+                return Primary.ERROR
             if self._asleep_at is not None and now - self._asleep_at < PROBE_TTL:
                 return Primary.ASLEEP
             try:
@@ -197,6 +200,8 @@ class FallbackClient:
                 self._over_budget_at = self.clock.now()
         except EpmgrError as exc:
             log.warning("%r: waking the primary failed: %s", self, exc)
+            with self._lock:
+                self._wake_failed_at = self.clock.now()
 
     # -- serving ------------------------------------------------------------------------------------
 
