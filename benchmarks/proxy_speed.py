@@ -57,7 +57,7 @@ def serve_role(role: str, port: int, http: str, loop: str, access_log: bool, ups
         return
     import uvicorn
 
-    uvicorn.run(minimal_app(upstream), host="127.0.0.1", port=port, http=http, loop=loop, ws="none",  # type: ignore[arg-type]
+    uvicorn.run(minimal_app(upstream), host="127.0.0.1", port=port, http=http, loop=loop, ws="none",
                 access_log=access_log, log_level="info")  # fmt: skip
 
 

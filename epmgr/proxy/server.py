@@ -120,7 +120,7 @@ def serve(
     if announce is not None:
         announce(base_url(host, port))
     options = stack or fast_stack()
-    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="info", ws="none", **options))  # type: ignore[arg-type]
+    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="info", ws="none", **options))
     try:
         server.run(sockets=[sock])
     finally:
