@@ -157,8 +157,8 @@ def adaptive_decision(
         cold = float(knobs.cold_start_usd) / price
     decision = _running(knobs, history, period, idle_from, now, idle, startup, cold, lead, price, anchor)
     if decision.action == ActionKind.NONE and decision.next_at is not None:
-        decision = replace(decision, next_at=_replan_at(decision, knobs, history, period, idle_from, now, cold, lead,
-                                                         price, anchor))  # fmt: skip
+        replan = _replan_at(decision, knobs, history, period, idle_from, now, cold, lead, price, anchor)
+        decision = decision if replan == decision.next_at else replace(decision, next_at=replan)
     if decision.action == ActionKind.SCALE_TO_ZERO and awake_since is not None and now - awake_since < min_uptime:
         woke = format_duration(now - awake_since)
         return replace(
@@ -182,7 +182,7 @@ def _replan_at(
     assert plan.next_at is not None
     idle, stop = minutes(now - idle_from), minutes(plan.next_at - idle_from)
     points = {edge for edge in (*EDGES, anchor, minutes(MIN_GAP)) if idle < edge < stop}
-    if history is not None and idle < anchor:  # the time-of-day evidence moves with the clock's minutes
+    if history is not None and minutes(MIN_GAP) <= idle < anchor:  # the day map's evidence moves with the clock
         minute = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
         while minute < min(plan.next_at, idle_from + timedelta(minutes=anchor)):
             points.add(minutes(minute - idle_from))
