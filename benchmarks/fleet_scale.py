@@ -11,7 +11,8 @@ CLI imported, and the API's list call alone (what no epmgr change can remove). O
 
 Whatever the service becomes (issue 12's set-based tick), ``python -m benchmarks --only fleet_scale`` measures
 it the same way. Sizes: ``EPMGR_BENCH_FLEET_SIZES`` (default ``1000,5000``; ``20000`` alone takes about 10 minutes,
-one round). A size not rerun keeps its earlier figures (with their commit) in the JSON result.
+one round); rounds per size: ``EPMGR_BENCH_FLEET_ROUNDS`` (default 3, the median reported). A size not rerun keeps
+its earlier figures (with their commit) in the JSON result.
 """
 
 from __future__ import annotations
@@ -171,7 +172,7 @@ def measure(n: int, rounds: int, tmp: Path, with_profile: bool) -> dict[str, Any
 
 def run(quick: bool = False) -> dict[str, Any]:
     sizes = [50] if quick else [int(s) for s in os.environ.get("EPMGR_BENCH_FLEET_SIZES", "1000,5000").split(",")]
-    rounds = 1 if quick else 3
+    rounds = 1 if quick else int(os.environ.get("EPMGR_BENCH_FLEET_ROUNDS", "3"))
     previous = RESULTS / f"{NAME}.json"
     kept: dict[str, Any] = {}
     if not quick and previous.exists():
