@@ -69,12 +69,17 @@ def test_a_postgres_database_of_another_application_is_refused_untouched() -> No
     reset_postgres(PG_URL)
 
 
-def test_an_unknown_name_leaves_no_endpoint_row_and_never_reaches_the_cost_report(epmgr: Cli) -> None:
+def test_an_unknown_name_is_audited_and_never_reaches_the_cost_report(epmgr: Cli) -> None:
     for args in (("pause", "ghost"), ("resume", "ghost"), ("scale-to-zero", "ghost"), ("delete", "ghost", "-y")):
         result = epmgr(*args)
         assert result.exit_code == 1 and "demo/ghost was not found" in result.stderr, result.output
-    ledger = epmgr.ledger()
-    assert ledger.endpoints() == []
+    ledger = epmgr.ledger()  # every action is audited, a failed one on a mistyped name too ...
+    actions = ledger.actions()
+    assert [(a.action.value, a.outcome.value) for a in actions] == [
+        ("pause", "failed"), ("resume", "failed"), ("scale_to_zero", "failed"), ("delete", "failed"),
+    ]  # fmt: skip
+    assert all("demo/ghost was not found" in (a.error or "") for a in actions)
+    assert all(ledger.state_changes(e.ref) == [] for e in ledger.endpoints())  # ... the API never showed it
     ledger.close()
     report = epmgr("cost", "--offline", "--json")
     assert report.exit_code == 0 and "ghost" not in report.stdout
