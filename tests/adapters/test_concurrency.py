@@ -99,10 +99,12 @@ def test_other_huggingface_hub_users_keep_their_url_and_client_while_epmgr_calls
     own_url, own_session = constants.INFERENCE_ENDPOINTS_ENDPOINT, get_session()
     api = held_api(url)
     with EmulatorServer(timings=FAST, access_log=False) as other, ThreadPoolExecutor(1) as pool:
-        adapter_for(other).create(EndpointSpec("theirs", "gpt2", Instance("aws", "us-east-1", "cpu", "intel-spr", "x1")))
+        adapter_for(other).create(
+            EndpointSpec("theirs", "gpt2", Instance("aws", "us-east-1", "cpu", "intel-spr", "x1"))
+        )
         in_flight = pool.submit(api.get, "ep")
         assert gate.arrived.acquire(timeout=PATIENCE_S), "epmgr's request never reached its server"
-        assert constants.INFERENCE_ENDPOINTS_ENDPOINT == own_url  # epmgr's URL is not visible to anyone else
+        assert own_url == constants.INFERENCE_ENDPOINTS_ENDPOINT  # epmgr's URL is not visible to anyone else
         monkeypatch.setattr(constants, "INFERENCE_ENDPOINTS_ENDPOINT", f"{other.url}/v2")  # another library's host
         theirs = HfApi(token=DEMO_TOKEN).get_inference_endpoint("theirs", namespace=DEMO_USER)
         assert theirs.name == "theirs" and not in_flight.done()
