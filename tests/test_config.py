@@ -242,9 +242,9 @@ def test_the_token_and_database_password_never_show(tmp_path: Path) -> None:
 BAD_FILES = [
     ("malformed-toml", '[daemon]\ninterval = "30s"\nlisten = \n', 3, None, ["invalid TOML", "line 3, column"]),
     ("unknown-top-level-key", '[deamon]\ninterval = "30s"\n', 1, "deamon",
-     ["unknown key 'deamon'", "did you mean 'daemon'?", "valid keys: daemon, defaults, endpoints, hf, ledger"]),
+     ["unknown key 'deamon'", "did you mean 'daemon'?", "valid keys: daemon, defaults, endpoints, fallback"]),
     ("unknown-nested-key", '[[endpoints]]\nname = "a"\nschedul = { tz = "UTC" }\n', 3, "endpoints[0].schedul",
-     ["unknown key 'schedul'", "did you mean 'schedule'?", "valid keys: adaptive, budget, keep_alive, managed"]),
+     ["unknown key 'schedul'", "did you mean 'schedule'?", "valid keys: adaptive, budget, fallback, fallback_when"]),
     ("unknown-key-in-inline-table", '[[endpoints]]\nname = "a"\nbudget = { daily = 5 }\n', 3,
      "endpoints[0].budget.daily", ["unknown key 'daily'", "did you mean 'daily_usd'?"]),
     ("bad-duration", '[defaults]\nmin_uptime = "5m"\nscale_to_zero_after = "15 minutes"\n', 3,
