@@ -9,21 +9,32 @@ request, and an error answer raises epmgr's error (:class:`~epmgr.errors.BadRequ
 huggingface_hub 1.x has no public, per-instance way to give ``InferenceClient`` an HTTP client (only the
 process-wide ``set_client_factory``), so a private subclass overrides its one sending method, ``_inner_post``
 (pinned by ``huggingface_hub>=1,<2`` and by the tests of every task). Its URL is a placeholder: the path below it
-is what is sent, to the endpoint's URL as the epmgr client knows it.
+is what is sent, to the endpoint's URL as the epmgr client knows it. huggingface_hub is imported on the first task
+call, not with the client.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, cast, overload
 
 import httpx
-from huggingface_hub import AsyncInferenceClient, InferenceClient
 
 from epmgr.client import payloads
 
 if TYPE_CHECKING:
+    from huggingface_hub import AsyncInferenceClient, InferenceClient
     from huggingface_hub.inference._common import RequestParameters
+else:
+
+    class _MethodNames:
+        """Stands for (Async)InferenceClient in the class bodies below: ``X.task`` is just the task's name."""
+
+        def __getattr__(self, name: str) -> Any:
+            return type(name, (), {"__name__": name})
+
+    InferenceClient = AsyncInferenceClient = _MethodNames()
 
 PLACEHOLDER = "http://epmgr-endpoint.invalid"
 """The URL the wrapped InferenceClient believes in; only the path after it is sent."""
@@ -55,36 +66,46 @@ def _outgoing(params: RequestParameters) -> tuple[str, dict[str, Any]]:
     return params.url[len(PLACEHOLDER) :], {"json": params.json, "content": params.data, "headers": headers}
 
 
-class _RoutedInferenceClient(InferenceClient):
-    """InferenceClient whose requests go through an epmgr client's ``request()``."""
-
-    def __init__(self, owner: _Sender) -> None:
-        super().__init__(model=PLACEHOLDER)
-        self._owner = owner
-
-    def _inner_post(self, request_parameters: RequestParameters, *, stream: bool = False) -> Any:
-        path, options = _outgoing(request_parameters)
-        if request_parameters.task in ("text-to-image", "image-to-image") and "Accept" not in options["headers"]:
-            options["headers"]["Accept"] = "image/png"
-        response = self._owner.request("POST", path, **options)
-        payloads.raise_for_status(response, _name(self._owner))
-        return iter(response.text.splitlines()) if stream else response.content
+def _image_accept(params: RequestParameters, options: dict[str, Any]) -> None:
+    """What InferenceClient's own ``_inner_post`` adds for image tasks."""
+    if params.task in ("text-to-image", "image-to-image") and "Accept" not in options["headers"]:
+        options["headers"]["Accept"] = "image/png"
 
 
-class _AsyncRoutedInferenceClient(AsyncInferenceClient):
-    """AsyncInferenceClient whose requests go through an async epmgr client's ``request()``."""
+@functools.cache
+def _routed_classes() -> tuple[type[InferenceClient], type[AsyncInferenceClient]]:
+    """The two routed subclasses, built (and huggingface_hub imported) on the first task call."""
+    from huggingface_hub import AsyncInferenceClient, InferenceClient
 
-    def __init__(self, owner: _AsyncSender) -> None:
-        super().__init__(model=PLACEHOLDER)
-        self._owner = owner
+    class RoutedInferenceClient(InferenceClient):
+        """InferenceClient whose requests go through an epmgr client's ``request()``."""
 
-    async def _inner_post(self, request_parameters: RequestParameters, *, stream: bool = False) -> Any:
-        path, options = _outgoing(request_parameters)
-        if request_parameters.task in ("text-to-image", "image-to-image") and "Accept" not in options["headers"]:
-            options["headers"]["Accept"] = "image/png"
-        response = await self._owner.request("POST", path, **options)
-        payloads.raise_for_status(response, _name(self._owner))
-        return _lines(response.text) if stream else response.content
+        def __init__(self, owner: _Sender) -> None:
+            super().__init__(model=PLACEHOLDER)
+            self._owner = owner
+
+        def _inner_post(self, request_parameters: RequestParameters, *, stream: bool = False) -> Any:
+            path, options = _outgoing(request_parameters)
+            _image_accept(request_parameters, options)
+            response = self._owner.request("POST", path, **options)
+            payloads.raise_for_status(response, _name(self._owner))
+            return iter(response.text.splitlines()) if stream else response.content
+
+    class AsyncRoutedInferenceClient(AsyncInferenceClient):
+        """AsyncInferenceClient whose requests go through an async epmgr client's ``request()``."""
+
+        def __init__(self, owner: _AsyncSender) -> None:
+            super().__init__(model=PLACEHOLDER)
+            self._owner = owner
+
+        async def _inner_post(self, request_parameters: RequestParameters, *, stream: bool = False) -> Any:
+            path, options = _outgoing(request_parameters)
+            _image_accept(request_parameters, options)
+            response = await self._owner.request("POST", path, **options)
+            payloads.raise_for_status(response, _name(self._owner))
+            return _lines(response.text) if stream else response.content
+
+    return RoutedInferenceClient, AsyncRoutedInferenceClient
 
 
 async def _lines(text: str) -> AsyncIterator[str]:
@@ -97,7 +118,7 @@ class _Task(Generic[P, R]):
 
     def __init__(self, method: Callable[Concatenate[Any, P], R]) -> None:
         self.name = method.__name__
-        self.__doc__ = method.__doc__
+        self.__doc__ = f"InferenceClient.{self.name}, waking the endpoint first (see epmgr.client.tasks)."
 
     @overload
     def __get__(self, owner: None, kind: type) -> _Task[P, R]: ...
@@ -115,8 +136,9 @@ def _wrapped(owner: object) -> InferenceClient | AsyncInferenceClient:
     """The owner's routed InferenceClient, built on first use."""
     client = owner.__dict__.get(_CACHE)
     if client is None:
-        routed = _AsyncRoutedInferenceClient if isinstance(owner, AsyncTasks) else _RoutedInferenceClient
-        client = owner.__dict__[_CACHE] = routed(cast(Any, owner))
+        sync, asynchronous = _routed_classes()
+        routed: Any = asynchronous if isinstance(owner, AsyncTasks) else sync
+        client = owner.__dict__[_CACHE] = routed(owner)
     return cast("InferenceClient | AsyncInferenceClient", client)
 
 
