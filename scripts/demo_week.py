@@ -3,7 +3,7 @@
 Seeded traffic (:mod:`epmgr.simulate.traffic`: an office's working hours, a nightly batch, a developer at random
 hours) is written to ``.demo/week/*.csv`` and each endpoint's week goes through ``epmgr simulate`` at its catalog
 price, with HF's real start-up (4 min, billed): always on, HF's 15-minute and 1-hour scale to zero, and epmgr's
-policies (two-stage idle, the adaptive keep-alive, and a production ``epmgr.toml`` with an office-hours schedule).
+policies (two-stage idle, the adaptive keep-alive, and the production ``epmgr.toml`` the demo would deploy).
 Every figure shown comes from the simulator's JSON, next to the command that prints it; the totals add the three
 runs up, and :func:`headline` says what they mean in one paragraph. Run last by scripts/demo.py as
 ``chapter(env, say)``; it needs neither the emulator nor the ledger.
@@ -60,8 +60,8 @@ pause_after = "6h"            # no requests for 6 h: pause (frees quota)
 min_uptime = "5m"
 
 [[endpoints]]
-name = "phi3-mini"            # the office's assistant: warm while the office is open, paused at night
-schedule = { tz = "UTC", active = ["Mon-Fri 08:30-18:30"], on_start = "resume", on_end = "pause" }
+name = "phi3-mini"            # the office's assistant: learns the office's day, stops at once when it goes quiet
+keep_alive = "adaptive"
 
 [[endpoints]]
 name = "llama-8b"             # the nightly batch: learns its period, stops after it, pre-warms before the next
@@ -79,7 +79,7 @@ POLICIES: tuple[tuple[str, str], ...] = (
     ("fixed:60m", "HF scale to zero after 1h (web UI default)"),
     ("two-stage:15m,6h", "epmgr two-stage: zero at 15m, pause at 6h"),
     ("adaptive", "epmgr adaptive keep-alive"),
-    (CONFIG_POLICY, "epmgr with the demo's epmgr.toml (schedule)"),
+    (CONFIG_POLICY, "epmgr with the demo's epmgr.toml"),
     ("oracle", "offline optimum (nobody waits)"),
 )
 """Spec (``epmgr.toml`` stands for ``config:FILE#ENDPOINT``) and label, in the order of the tables."""
@@ -169,8 +169,7 @@ def headline(t: Mapping[str, Total]) -> list[str]:
         line = (
             f"{name[0].upper()}{name[1:]} is cheaper (${hf.usd:,.2f}, ${-gap:,.2f} less), but {hf.waited} requests "
             f"waited up to {STARTUP[:-1]} min for one of its {hf.cold_starts} cold starts, against {ours.waited} for "
-            f"epmgr's {ours.cold_starts}: that is what epmgr.toml buys, the schedule keeping phi3-mini warm while the "
-            f"office is open and the adaptive keep-alive pre-warming llama-8b for its batch ({alone})."
+            f"epmgr's {ours.cold_starts}: that is what epmgr.toml buys in waiting ({alone})."
         )
         lines.append(line)
     return lines

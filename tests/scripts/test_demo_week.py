@@ -92,8 +92,7 @@ def test_a_cheaper_baseline_is_explained_not_left_as_a_minus() -> None:
     lines = headline(totals(ours=42.0, fixed15=30.0, fixed60=45.0, adaptive=31.0))
     assert lines[2] == (
         "HF's 15-minute scale to zero is cheaper ($30.00, $12.00 less), but 500 requests waited up to 4 min for one "
-        "of its 40 cold starts, against 150 for epmgr's 9: that is what epmgr.toml buys, the schedule keeping "
-        "phi3-mini warm while the office is open and the adaptive keep-alive pre-warming llama-8b for its batch (no "
+        "of its 40 cold starts, against 150 for epmgr's 9: that is what epmgr.toml buys in waiting (no "
         "epmgr policy is cheaper than it on this traffic)."
     )
     assert not any("-$" in line for line in lines)
