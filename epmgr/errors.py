@@ -105,6 +105,10 @@ class BadRequest(ApiError, ValueError):
     """The API rejected the request (400); the message is the server's own."""
 
 
+class AlreadyRunning(BadRequest):
+    """A resume the API refused (400) because the endpoint is already running (asked with ``running_ok=False``)."""
+
+
 class QuotaExceeded(ApiError):
     """HF refused to create, resume or grow an endpoint past the namespace's quota; retrying will not help.
 

@@ -35,6 +35,7 @@ from huggingface_hub import constants
 from huggingface_hub.errors import HfHubHTTPError
 
 from epmgr.adapters import hf_metrics, hf_quota
+from epmgr.adapters.hf_errors import translate
 from epmgr.adapters.hf_http import Attempt, HfHttp, utcnow
 from epmgr.adapters.hf_payload import (
     create_body,
@@ -46,7 +47,7 @@ from epmgr.adapters.hf_payload import (
 )
 from epmgr.domain.backoff import Backoff
 from epmgr.domain.model import EndpointChanges, EndpointSnapshot, EndpointSpec, EndpointState, HardwareOption, Instance
-from epmgr.errors import AuthError, ConfigError, EpmgrError, QuotaExceeded
+from epmgr.errors import AlreadyRunning, AuthError, ConfigError, EpmgrError, QuotaExceeded
 
 HEALTH_TIMEOUT = httpx.Timeout(5.0)
 DEFAULT_BACKOFF = Backoff()
@@ -230,14 +231,12 @@ class HfEndpointsAPI:
                 return endpoint_from(attempt.send("POST", url), ns)
             except HfHubHTTPError as exc:  # the library's rule: a 400 saying "already running" is not an error
                 response = exc.response
-                if (
-                    running_ok
-                    and response is not None
-                    and response.status_code == 400
-                    and "already running" in (response.text)
-                ):
+                if response is None or response.status_code != 400 or "already running" not in response.text:
+                    raise
+                if running_ok:
                     return endpoint_from(attempt.send("GET", self._route(name)), ns)
-                raise
+                refused = translate(exc, what=f"resume {ns}/{name}", endpoint=self._ref(name))
+                raise AlreadyRunning(str(refused), endpoint=self._ref(name), status_code=400) from exc
 
         try:
             return self._http.call(f"resume {ns}/{name}", operation, endpoint=self._ref(name))

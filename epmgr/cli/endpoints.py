@@ -24,7 +24,7 @@ from epmgr.domain.model import (
     Instance,
     Outcome,
 )
-from epmgr.errors import ApiError, BadRequest, BudgetExceeded
+from epmgr.errors import AlreadyRunning, ApiError, BadRequest, BudgetExceeded
 from epmgr.operations import Operator
 from epmgr.ports import EndpointsAPI
 from epmgr.specfile import load_spec_file
@@ -257,9 +257,7 @@ def resume(app: AppContext, name: str, reason: str | None, wait: bool, timeout: 
         snapshot = op.act(
             ActionKind.RESUME, name, reason or "resumed by hand", lambda: op.api.resume(name, running_ok=False)
         )
-    except BadRequest as exc:
-        if "already running" not in str(exc):
-            raise
+    except AlreadyRunning:
         op.ledger.record_action(
             ActionRecord(op.ref(name), ActionKind.RESUME, "already running", op.actor, op.clock.now(), Outcome.SKIPPED)
         )

@@ -18,7 +18,7 @@ import pytest
 from epmgr.adapters.hf import HfEndpointsAPI
 from epmgr.domain.model import EndpointChanges, EndpointSnapshot, EndpointSpec, EndpointState, Instance
 from epmgr.emulator import EmulatorServer
-from epmgr.errors import AuthError, BadRequest, ConflictError, EndpointNotFound
+from epmgr.errors import AlreadyRunning, AuthError, BadRequest, ConflictError, EndpointNotFound
 from tests.adapters.conftest import FAST, adapter_for
 
 LIVE = os.environ.get("EPMGR_LIVE_HF") == "1"
@@ -107,7 +107,7 @@ def test_resume_of_a_running_endpoint(target: Target, endpoint: EndpointSnapshot
     name = endpoint.ref.name
     running(target, name)
     assert target.api.resume(name, running_ok=True).state == EndpointState.RUNNING
-    with pytest.raises(BadRequest, match="already running"):
+    with pytest.raises(AlreadyRunning, match="resume .*already running"):
         target.api.resume(name, running_ok=False)
 
 
