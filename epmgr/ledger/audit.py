@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Row, insert, select, update
 
 from epmgr.domain.model import ActionKind, ActionRecord, Actor, EndpointRef, Lease, Outcome
-from epmgr.ledger.base import REF_COLUMNS, LedgerBase
+from epmgr.ledger.base import REF_COLUMNS, LedgerBase, scoped
 from epmgr.ledger.leases import renew_in
 from epmgr.ledger.schema import ActionRow, EndpointRow
 
@@ -120,11 +120,7 @@ class Audit(LedgerBase):
         self, ref: EndpointRef | None = None, *, since: datetime | None = None, limit: int | None = None
     ) -> list[ActionRecord]:
         """Audit-log entries, newest last."""
-        query = select(ActionRow.__table__, *REF_COLUMNS).join(EndpointRow)
-        if ref is not None:
-            query = query.where(EndpointRow.namespace == ref.namespace, EndpointRow.name == ref.name)
-        if since is not None:
-            query = query.where(ActionRow.requested_at >= since)
+        query = scoped(select(ActionRow.__table__, *REF_COLUMNS).join(EndpointRow), ref, ActionRow.requested_at, since)
         query = query.order_by(ActionRow.requested_at.desc(), ActionRow.id.desc())
         if limit is not None:
             query = query.limit(limit)

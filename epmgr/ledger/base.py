@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, Select, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import InstrumentedAttribute
 
 from epmgr.domain.model import EndpointRef
 from epmgr.errors import LedgerError
@@ -15,6 +17,23 @@ from epmgr.ledger.schema import EndpointRow
 
 # The endpoint's identity, joined onto rows of the other tables.
 REF_COLUMNS = (EndpointRow.namespace.label("ep_namespace"), EndpointRow.name.label("ep_name"))
+
+
+def scoped(
+    query: Select[Any],
+    ref: EndpointRef | None,
+    at: InstrumentedAttribute[datetime],
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Select[Any]:
+    """``query`` (joined onto EndpointRow) narrowed to one endpoint and to ``since <= at < until``, each if given."""
+    if ref is not None:
+        query = query.where(EndpointRow.namespace == ref.namespace, EndpointRow.name == ref.name)
+    if since is not None:
+        query = query.where(at >= since)
+    if until is not None:
+        query = query.where(at < until)
+    return query
 
 
 def describe(exc: SQLAlchemyError) -> str:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, func, insert, or_, select, type_coerce, update
+from sqlalchemy import Row, func, insert, select, type_coerce, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -20,7 +20,6 @@ from epmgr.domain.model import (
     EndpointRef,
     EndpointSnapshot,
     EndpointState,
-    Hold,
     Instance,
     PriceRecord,
     RequestRecord,
@@ -29,11 +28,12 @@ from epmgr.domain.model import (
 from epmgr.errors import LedgerError, SchemaOutdated
 from epmgr.ledger import migrate
 from epmgr.ledger.audit import Audit
-from epmgr.ledger.base import REF_COLUMNS, describe
+from epmgr.ledger.base import REF_COLUMNS, describe, scoped
 from epmgr.ledger.engine import make_engine, normalize_url
+from epmgr.ledger.holds import Holds
 from epmgr.ledger.ingest import Ingest, RequestFinish
 from epmgr.ledger.leases import Leases
-from epmgr.ledger.schema import EndpointRow, HoldRow, PriceRow, RequestRow, StateChangeRow
+from epmgr.ledger.schema import EndpointRow, PriceRow, RequestRow, StateChangeRow
 from epmgr.ledger.types import UTCDateTime
 
 # A request still "in flight" after this long is taken as abandoned (its client crashed) and stops
@@ -73,7 +73,7 @@ def _instance_of(row: Row[Any]) -> Instance | None:
     )
 
 
-class Ledger(Leases, Audit, Ingest):
+class Ledger(Leases, Audit, Holds, Ingest):
     """Records requests, state changes, actions and leases in one database.
 
     Args:
@@ -147,13 +147,9 @@ class Ledger(Leases, Audit, Ingest):
         self, ref: EndpointRef | None = None, *, since: datetime | None = None, until: datetime | None = None
     ) -> list[RequestRecord]:
         """Requests in start order, optionally for one endpoint and a [since, until) window."""
-        query = select(RequestRow.__table__, *REF_COLUMNS).join(EndpointRow)
-        if ref is not None:
-            query = query.where(EndpointRow.namespace == ref.namespace, EndpointRow.name == ref.name)
-        if since is not None:
-            query = query.where(RequestRow.started_at >= since)
-        if until is not None:
-            query = query.where(RequestRow.started_at < until)
+        query = scoped(
+            select(RequestRow.__table__, *REF_COLUMNS).join(EndpointRow), ref, RequestRow.started_at, since, until
+        )
         with self._read() as conn:
             rows = conn.execute(query.order_by(RequestRow.started_at, RequestRow.id)).all()
         return [
@@ -258,13 +254,13 @@ class Ledger(Leases, Audit, Ingest):
         self, ref: EndpointRef | None = None, *, since: datetime | None = None, until: datetime | None = None
     ) -> list[StateChange]:
         """State changes in observation order, optionally for one endpoint and a [since, until) window."""
-        query = select(StateChangeRow.__table__, *REF_COLUMNS).join(EndpointRow)
-        if ref is not None:
-            query = query.where(EndpointRow.namespace == ref.namespace, EndpointRow.name == ref.name)
-        if since is not None:
-            query = query.where(StateChangeRow.observed_at >= since)
-        if until is not None:
-            query = query.where(StateChangeRow.observed_at < until)
+        query = scoped(
+            select(StateChangeRow.__table__, *REF_COLUMNS).join(EndpointRow),
+            ref,
+            StateChangeRow.observed_at,
+            since,
+            until,
+        )
         with self._read() as conn:
             rows = conn.execute(query.order_by(StateChangeRow.observed_at, StateChangeRow.id)).all()
         return [self._state_change(row) for row in rows]
@@ -294,57 +290,6 @@ class Ledger(Leases, Audit, Ingest):
             price_per_hour=Decimal(row.price_per_hour) if row.price_per_hour is not None else None,
             id=row.id,
         )
-
-    # -- holds ------------------------------------------------------------------------------------
-
-    def place_hold(self, hold: Hold) -> int:
-        """Put a hold on waking an endpoint (e.g. a budget paused it)."""
-        with self._write() as conn:
-            values = {
-                "endpoint_id": self._endpoint_id(conn, hold.ref, hold.created_at),
-                "kind": hold.kind,
-                "reason": hold.reason,
-                "created_at": hold.created_at,
-                "until": hold.until,
-            }
-            return int(conn.execute(insert(HoldRow).values(**values).returning(HoldRow.id)).scalar_one())
-
-    def active_hold(self, ref: EndpointRef, now: datetime) -> Hold | None:
-        """The newest hold in force on ``ref`` at ``now``, if any."""
-        query = (
-            select(HoldRow.__table__, *REF_COLUMNS)
-            .join(EndpointRow)
-            .where(EndpointRow.namespace == ref.namespace, EndpointRow.name == ref.name)
-            .where(HoldRow.released_at.is_(None), or_(HoldRow.until.is_(None), HoldRow.until > now))
-            .order_by(HoldRow.created_at.desc(), HoldRow.id.desc())
-            .limit(1)
-        )
-        with self._read() as conn:
-            row = conn.execute(query).first()
-        if row is None:
-            return None
-        return Hold(
-            ref=ref,
-            kind=row.kind,
-            reason=row.reason,
-            created_at=row.created_at,
-            until=row.until,
-            released_at=row.released_at,
-            released_by=row.released_by,
-            id=row.id,
-        )
-
-    def release_holds(self, ref: EndpointRef, now: datetime, by: str) -> int:
-        """End every hold in force on ``ref`` (a person overrode it); returns how many."""
-        with self._write() as conn:
-            endpoint_id = self._endpoint_id(conn, ref, now)
-            released = conn.execute(
-                update(HoldRow)
-                .where(HoldRow.endpoint_id == endpoint_id, HoldRow.released_at.is_(None))
-                .where(or_(HoldRow.until.is_(None), HoldRow.until > now))
-                .values(released_at=now, released_by=by)
-            )
-            return int(released.rowcount)
 
     # -- prices -------------------------------------------------------------------------------------
 
