@@ -30,8 +30,10 @@ unit: venv
 
 test: lint typecheck unit
 
+# Every benchmark (benchmarks/registry.py): JSON results in benchmarks/results, tables in docs/benchmarks.md.
+# PostgreSQL figures too with EPMGR_BENCH_PG_URL=postgresql://... (a database the run may wipe); --quick: smoke run.
 bench: venv
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 # The long reliability runs (about 5 minutes on 2 cores, loopback only); figures in docs/reliability.md.
 soak: venv
