@@ -91,6 +91,14 @@ def hf_scale_to_zero(
     history = scale_to_zero_history(
         arrivals, start, end, timeout=timeout, cold_start=cold_start, replicas=replicas, price_per_hour=price_per_hour
     )
+    return hf_baseline(history, start, end, timeout=timeout, cold_start=cold_start, replicas=replicas)
+
+
+def hf_baseline(
+    history: Sequence[Interval], start: datetime, end: datetime, *, timeout: timedelta, cold_start: timedelta,
+    replicas: int,
+) -> Baseline:  # fmt: skip
+    """The baseline of a :func:`scale_to_zero_history` (its bill over [start, end), its wakes, named and explained)."""
     wakes = sum(1 for i in history if i.state == EndpointState.INITIALIZING)
     minutes = int(timeout.total_seconds() // 60)
     name = (

@@ -15,7 +15,7 @@ from epmgr.domain.savings import (
     DEFAULT_COLD_START,
     HF_DEFAULT_TIMEOUTS,
     Baseline,
-    hf_scale_to_zero,
+    hf_baseline,
     scale_to_zero_history,
 )
 from epmgr.ledger import Ledger
@@ -205,34 +205,18 @@ def endpoint_cost(
     if hf_timeout_min and timedelta(minutes=hf_timeout_min) not in timeouts:
         timeouts.insert(0, timedelta(minutes=hf_timeout_min))
     arrivals = [r.started_at for r in requests]
-    for timeout in timeouts:
+    end = max(exists_to, exists_from)
+    in_window = [moment for moment in arrivals if exists_from <= moment < end]
+    baseline_waits = [0]
+    for timeout in timeouts:  # one simulated history per timeout: its bill and the requests that waited in it
+        hf_history = scale_to_zero_history(
+            in_window, exists_from, end, timeout=timeout, cold_start=cold_start, replicas=replicas,
+            price_per_hour=unit_price,
+        )  # fmt: skip
         baselines.append(
-            hf_scale_to_zero(
-                arrivals,
-                exists_from,
-                max(exists_to, exists_from),
-                timeout=timeout,
-                cold_start=cold_start,
-                replicas=replicas,
-                price_per_hour=unit_price,
-            )
+            hf_baseline(hf_history, exists_from, end, timeout=timeout, cold_start=cold_start, replicas=replicas)
         )
-    in_window = [moment for moment in arrivals if exists_from <= moment < max(exists_to, exists_from)]
-    baseline_waits = [0] + [
-        cold_waits(
-            in_window,
-            scale_to_zero_history(
-                in_window,
-                exists_from,
-                max(exists_to, exists_from),
-                timeout=timeout,
-                cold_start=cold_start,
-                replicas=replicas,
-                price_per_hour=unit_price,
-            ),
-        )
-        for timeout in timeouts
-    ]
+        baseline_waits.append(cold_waits(in_window, hf_history))
     savings = [Saving(b, b.spend.usd - spend.usd, w) for b, w in zip(baselines, baseline_waits, strict=True)]
     today = forecast(history, now, day_start(now, tz), next_day(now, tz))
     month = forecast(history, now, month_start(now, tz), next_month(now, tz))
