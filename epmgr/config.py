@@ -18,9 +18,10 @@ from typing import Literal, cast
 
 import platformdirs
 
-from epmgr.config_policy import _KEYS, endpoint_policies, idle_policy, namespace_budgets, traffic
-from epmgr.config_policy import EXPECTED_USD as EXPECTED_USD  # re-exported: where they were before the split
+from epmgr.config_policy import _KEYS as _KEYS  # re-exported: these three lived here before the split
+from epmgr.config_policy import EXPECTED_USD as EXPECTED_USD
 from epmgr.config_policy import MAX_IDLE as MAX_IDLE
+from epmgr.config_policy import endpoint_policies, idle_policy, namespace_budgets, traffic
 from epmgr.config_toml import (
     EXPECTED_LISTEN,
     Doc,
