@@ -15,6 +15,7 @@ from epmgr.domain.model import (
     ChangeSource,
     EndpointRef,
     EndpointSnapshot,
+    Lease,
     Outcome,
 )
 from epmgr.domain.wake import PollCadence
@@ -40,13 +41,23 @@ class Operator:
         return EndpointRef(self.api.namespace, name)
 
     def act(
-        self, kind: ActionKind, name: str, reason: str, call: Callable[[], EndpointSnapshot | None]
+        self,
+        kind: ActionKind,
+        name: str,
+        reason: str,
+        call: Callable[[], EndpointSnapshot | None],
+        *,
+        lease: Lease | None = None,
+        ttl: timedelta = timedelta(0),
     ) -> EndpointSnapshot | None:
         """Run ``call`` through the one executor (:func:`epmgr.acting.execute`): audited ok with the state change
         it caused, or failed with the error, which is raised again.
 
         A failure on an endpoint the ledger has never seen is audited too; the cost report leaves such an endpoint
         out until the API shows it exists.
+
+        Raises:
+            LeaseLost: ``lease`` (which fences the call, renewed for ``ttl``) expired or was taken: nothing sent.
         """
         caught: list[EpmgrError] = []
 
@@ -58,7 +69,7 @@ class Operator:
                 raise
 
         record = ActionRecord(self.ref(name), kind, reason, self.actor, self.clock.now(), Outcome.STARTED)
-        _, _, snapshot, _ = execute(self.ledger, self.clock, record, guarded)
+        _, _, snapshot, _ = execute(self.ledger, self.clock, record, guarded, lease=lease, ttl=ttl)
         if caught:
             raise caught[0]
         return snapshot

@@ -48,8 +48,9 @@ class WakeCoordinator(Protocol):
         """The reason and end of a budget hold in force on ``ref``, if any."""
         ...
 
-    def resume(self, api: EndpointsAPI, name: str) -> EndpointSnapshot:
-        """Resume ``name`` (the leader, once), recording it as the port can."""
+    def resume(self, api: EndpointsAPI, name: str, holder: str) -> EndpointSnapshot | None:
+        """Resume ``name`` (the leader, once), recording it as the port can; None: ``holder`` lost the lease and
+        nothing was sent."""
         ...
 
 
@@ -74,7 +75,7 @@ class InProcessCoordinator:
     def budget(self, ref: EndpointRef, now: datetime) -> tuple[str, datetime | None] | None:
         return None
 
-    def resume(self, api: EndpointsAPI, name: str) -> EndpointSnapshot:
+    def resume(self, api: EndpointsAPI, name: str, holder: str) -> EndpointSnapshot | None:
         return api.resume(name)
 
 
@@ -137,10 +138,19 @@ class LedgerCoordinator:
         hold = self.ledger.active_hold(ref, now)
         return (hold.reason, hold.until) if hold is not None and hold.kind == "budget" else None
 
-    def resume(self, api: EndpointsAPI, name: str) -> EndpointSnapshot:
+    def resume(self, api: EndpointsAPI, name: str, holder: str) -> EndpointSnapshot | None:
+        from epmgr.acting import LeaseLost
         from epmgr.operations import Operator
 
+        lease = self.ledger.lease(f"wake:{EndpointRef(api.namespace, name)}")
+        if lease is None or lease.holder != holder:
+            return None
         operator = Operator(api, self.ledger, self.clock, self.actor)
-        snapshot = operator.act(ActionKind.RESUME, name, RESUME_REASON, lambda: api.resume(name))
+        try:  # the one executor: the lease checked and renewed in the transaction that audits the call
+            snapshot = operator.act(
+                ActionKind.RESUME, name, RESUME_REASON, lambda: api.resume(name), lease=lease, ttl=self.lease_ttl
+            )
+        except LeaseLost:
+            return None
         assert snapshot is not None
         return snapshot

@@ -186,9 +186,11 @@ class Waker:
             return None  # fenced: the one resume call is made only by a holder whose lease is still its own
         self.resume_calls += 1
         try:
-            snapshot = self.coordinator.resume(self.api, self.ref.name)
+            snapshot = self.coordinator.resume(self.api, self.ref.name, holder)
         except ApiUnavailable:  # audited as failed; called again at the API's next turn
             return None
+        if snapshot is None:
+            return None  # the lease was lost between the fence and the audited call: nothing was sent
         self.learn(snapshot)
         return Seen(snapshot.state, snapshot.url, snapshot.health_route, snapshot.message)
 
