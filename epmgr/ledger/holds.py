@@ -40,16 +40,7 @@ class Holds(LedgerBase):
             row = conn.execute(query).first()
         if row is None:
             return None
-        return Hold(
-            ref=ref,
-            kind=row.kind,
-            reason=row.reason,
-            created_at=row.created_at,
-            until=row.until,
-            released_at=row.released_at,
-            released_by=row.released_by,
-            id=row.id,
-        )
+        return Hold(ref, row.kind, row.reason, row.created_at, row.until, row.released_at, row.released_by, row.id)
 
     def release_holds(self, ref: EndpointRef, now: datetime, by: str) -> int:
         """End every hold in force on ``ref`` (a person overrode it); returns how many."""
