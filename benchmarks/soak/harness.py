@@ -118,6 +118,11 @@ class DaemonProc:
                "HF_HOME": str(home)}  # fmt: skip
         args = [sys.executable, "-m", "epmgr", "--db", db_url, "--config", str(config), "daemon", "--log-format",
                 "json", "--listen", listen]  # fmt: skip
+        return cls.spawn(args, env)
+
+    @classmethod
+    def spawn(cls, args: list[str], env: dict[str, str]) -> DaemonProc:
+        """Run ``args`` (an ``epmgr daemon --log-format json`` command line) and collect its log lines."""
         proc = cls(subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
         proc.reader = threading.Thread(target=proc._read, daemon=True)
         proc.reader.start()

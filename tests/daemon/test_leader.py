@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from benchmarks.soak.harness import DaemonProc
 from epmgr.emulator import DEMO_TOKEN, DEMO_USER, EmulatorServer
 from epmgr.ledger import open_ledger
 from tests.adapters.conftest import FAST
@@ -30,27 +27,6 @@ pause_after = "off"
 """
 
 
-class Proc:
-    """A daemon subprocess whose JSON log lines are collected as they come."""
-
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        self.popen = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        self.lines: list[dict[str, Any]] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        assert self.popen.stderr is not None
-        for line in self.popen.stderr:
-            try:
-                self.lines.append(json.loads(line))
-            except ValueError:
-                self.lines.append({"msg": line.rstrip()})
-
-    def said(self, text: str) -> bool:
-        return any(text in str(line.get("msg")) for line in self.lines)
-
-
 def wait_for(condition: Callable[[], bool], timeout: float) -> float:
     started = time.monotonic()
     while not condition():
@@ -61,16 +37,16 @@ def wait_for(condition: Callable[[], bool], timeout: float) -> float:
 
 
 @pytest.fixture
-def start_daemon(ledger_url: str, tmp_path: Path) -> Iterator[Callable[[], Proc]]:
+def start_daemon(ledger_url: str, tmp_path: Path) -> Iterator[Callable[[], DaemonProc]]:
     config = tmp_path / "epmgr.toml"
     config.write_text(CONFIG)
-    procs: list[Proc] = []
+    procs: list[DaemonProc] = []
     with EmulatorServer(timings=FAST, access_log=False) as server:
         env = {**os.environ, "HF_TOKEN": DEMO_TOKEN, "EPMGR_HF_API_URL": server.url, "EPMGR_NAMESPACE": DEMO_USER}
         args = [sys.executable, "-m", "epmgr", "--db", ledger_url, "--config", str(config), "daemon"]
 
-        def start() -> Proc:
-            proc = Proc([*args, "--log-format", "json", "--listen", "off"], env)
+        def start() -> DaemonProc:
+            proc = DaemonProc.spawn([*args, "--log-format", "json", "--listen", "off"], env)
             procs.append(proc)
             return proc
 
@@ -79,13 +55,14 @@ def start_daemon(ledger_url: str, tmp_path: Path) -> Iterator[Callable[[], Proc]
             if proc.popen.poll() is None:
                 proc.popen.kill()
             proc.popen.wait(timeout=10)
+            assert proc.reader is not None
             proc.reader.join(timeout=5)
             assert proc.popen.stderr is not None
             proc.popen.stderr.close()
 
 
 def test_two_daemons_one_leader_and_the_other_takes_over_when_it_dies(
-    start_daemon: Callable[[], Proc], ledger_url: str
+    start_daemon: Callable[[], DaemonProc], ledger_url: str
 ) -> None:
     first = start_daemon()
     wait_for(lambda: first.said("leader: acting"), timeout=20)
@@ -107,7 +84,7 @@ def test_two_daemons_one_leader_and_the_other_takes_over_when_it_dies(
         ledger.close()
 
 
-def test_sigterm_releases_the_lease_and_exits_cleanly(start_daemon: Callable[[], Proc], ledger_url: str) -> None:
+def test_sigterm_releases_the_lease_and_exits_cleanly(start_daemon: Callable[[], DaemonProc], ledger_url: str) -> None:
     proc = start_daemon()
     wait_for(lambda: proc.said("leader: acting"), timeout=20)
     proc.popen.send_signal(signal.SIGTERM)
