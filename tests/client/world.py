@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -67,22 +69,30 @@ class World:
         httpx.delete(f"{self.server.url}/_emulator/requests").raise_for_status()
 
 
-@pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+@contextmanager
+def emulated_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **server: Any) -> Iterator[World]:
+    """An emulator (``server`` options: timings, clock, faults) and the environment that points epmgr at it, with
+    a SQLite ledger under ``tmp_path`` and fast adapter retries."""
     monkeypatch.setattr("epmgr.adapters.hf.DEFAULT_BACKOFF", Backoff(base_s=0.01, cap_s=0.05, attempts=4))
     db_url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    with EmulatorServer(timings=FAST, access_log=False) as server:
+    with EmulatorServer(access_log=False, **server) as emulator:
         env = {
             "EPMGR_DB_URL": db_url,
-            "EPMGR_HF_API_URL": server.url,
+            "EPMGR_HF_API_URL": emulator.url,
             "EPMGR_NAMESPACE": DEMO_USER,
             "HF_TOKEN": DEMO_TOKEN,
             "EPMGR_URL_CACHE": str(tmp_path / "endpoint-urls.json"),
         }
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        api = HfEndpointsAPI(token=DEMO_TOKEN, namespace=DEMO_USER, api_url=server.url)
+        api = HfEndpointsAPI(token=DEMO_TOKEN, namespace=DEMO_USER, api_url=emulator.url)
         try:
-            yield World(server, api, db_url, env)
+            yield World(emulator, api, db_url, env)
         finally:
             close_shared_ledgers()
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    with emulated_world(tmp_path, monkeypatch, timings=FAST) as w:
+        yield w

@@ -16,12 +16,10 @@ from pathlib import Path
 import pytest
 
 from epmgr.adapters.hf import HfEndpointsAPI
-from epmgr.client.context import close_shared_ledgers
-from epmgr.domain.backoff import Backoff
 from epmgr.domain.model import EndpointSnapshot, EndpointSpec, EndpointState
-from epmgr.emulator import DEMO_TOKEN, DEMO_USER, EmulatorServer, EmulatorTimings, FaultConfig
+from epmgr.emulator import EmulatorServer, EmulatorTimings, FaultConfig
 from epmgr.ledger import Ledger, open_ledger
-from tests.client.world import CPU
+from tests.client.world import CPU, emulated_world
 
 SPEED = 100.0
 REAL_HF = EmulatorTimings(pending=30, initializing=240, scale_up=300, update=120, minute=60)
@@ -83,23 +81,8 @@ class Hf:
 
 @pytest.fixture
 def hf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hf]:
-    monkeypatch.setattr("epmgr.adapters.hf.DEFAULT_BACKOFF", Backoff(base_s=0.01, cap_s=0.05, attempts=4))
     clock = AcceleratedClock(SPEED)
     monkeypatch.setattr("epmgr.cli.endpoints.CLOCK", clock)
-    db_url = f"sqlite:///{tmp_path / 'ledger.db'}"
     slow = FaultConfig(rate=1.0, kinds=("slow",), slow_seconds=API_CALL_S / SPEED, seed=1)
-    with EmulatorServer(timings=REAL_HF, clock=clock, faults=slow, access_log=False) as server:
-        env = {
-            "EPMGR_DB_URL": db_url,
-            "EPMGR_HF_API_URL": server.url,
-            "EPMGR_NAMESPACE": DEMO_USER,
-            "HF_TOKEN": DEMO_TOKEN,
-            "EPMGR_URL_CACHE": str(tmp_path / "endpoint-urls.json"),
-        }
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        api = HfEndpointsAPI(token=DEMO_TOKEN, namespace=DEMO_USER, api_url=server.url)
-        try:
-            yield Hf(server, api, clock, db_url, env)
-        finally:
-            close_shared_ledgers()
+    with emulated_world(tmp_path, monkeypatch, timings=REAL_HF, clock=clock, faults=slow) as w:
+        yield Hf(w.server, w.api, clock, w.db_url, w.env)
