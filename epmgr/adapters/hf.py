@@ -65,7 +65,8 @@ class HfEndpointsAPI:
             under its ``/v2``, the Hub routes under its ``/api``. None means real Hugging Face.
         backoff: How to space retries of 408, 429, 5xx and connection errors.
         sleep: How to wait between retries (tests pass a fake).
-        draw: The jitter's random source.
+        draw: The jitter's random source (default: a generator of this instance's own, so retries never touch the
+            process's shared ``random`` state).
         call_timeout_s: The longest one call may take, retries included (an ambient :mod:`epmgr.deadline` that
             ends sooner wins).
         monotonic: The clock of that bound (tests pass a fake).
@@ -86,7 +87,7 @@ class HfEndpointsAPI:
         api_url: str | None = None,
         backoff: Backoff | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        draw: Callable[[], float] = random.random,
+        draw: Callable[[], float] | None = None,
         call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S,
         monotonic: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = utcnow,
@@ -104,7 +105,7 @@ class HfEndpointsAPI:
             api_url=base or self._management_url,
             backoff=backoff or DEFAULT_BACKOFF,
             sleep=sleep,
-            draw=draw,
+            draw=draw or random.Random().random,
             call_timeout_s=call_timeout_s,
             monotonic=monotonic,
             now=now,

@@ -136,7 +136,7 @@ class Notifier:
         env: Mapping[str, str] | None = None,
         retry: Retry | None = None,
         sender: Sender = send,
-        draw: Callable[[], float] = random.random,
+        draw: Callable[[], float] | None = None,
         background: bool = False,
     ) -> None:
         self.targets = {t.name: t for t in targets}
@@ -146,7 +146,7 @@ class Notifier:
         self.env = os.environ if env is None else env
         self.retry = retry or Retry()
         self.sender = sender
-        self.draw = draw
+        self.draw = draw or random.Random().random  # its own generator: the shared ``random`` state is the app's
         self._wakes_since = clock.now()
         self._stop = threading.Event()
         self._kick = threading.Event()
