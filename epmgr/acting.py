@@ -112,6 +112,7 @@ def execute(
     *,
     lease: Lease | None = None,
     ttl: timedelta = timedelta(0),
+    skip_on: tuple[type[EpmgrError], ...] = (),
 ) -> Result:
     """Begin (fenced by ``lease`` if given), call, complete, observe the answer: the one way epmgr acts.
 
@@ -122,6 +123,8 @@ def execute(
         call: The API call; raises only epmgr errors.
         lease: The lease that fences the call (None: no fencing, e.g. a person at the CLI).
         ttl: How long a fenced call renews the lease for.
+        skip_on: Errors that mean there was nothing to do (a resume of a running endpoint): the one row is
+            completed ``skipped``, with the error as its detail, instead of ``failed``.
 
     Raises:
         LeaseLost: ``lease`` expired or was taken: nothing was written and nothing was sent.
@@ -136,6 +139,9 @@ def execute(
     try:
         with bound:
             snapshot = call()
+    except skip_on as exc:
+        ledger.complete_action(intent.id, Outcome.SKIPPED, clock.now(), detail=str(exc))
+        return Outcome.SKIPPED, str(exc), None, intent.lease
     except EpmgrError as exc:
         ledger.complete_action(intent.id, Outcome.FAILED, clock.now(), error=str(exc))
         return Outcome.FAILED, str(exc), None, intent.lease

@@ -49,12 +49,14 @@ class Operator:
         *,
         lease: Lease | None = None,
         ttl: timedelta = timedelta(0),
+        skip_on: tuple[type[EpmgrError], ...] = (),
     ) -> EndpointSnapshot | None:
         """Run ``call`` through the one executor (:func:`epmgr.acting.execute`): audited ok with the state change
         it caused, or failed with the error, which is raised again.
 
         A failure on an endpoint the ledger has never seen is audited too; the cost report leaves such an endpoint
-        out until the API shows it exists.
+        out until the API shows it exists. An error in ``skip_on`` (nothing to do) is audited ``skipped``, in the
+        same one row, and raised again for the caller to say so.
 
         Raises:
             LeaseLost: ``lease`` (which fences the call, renewed for ``ttl``) expired or was taken: nothing sent.
@@ -69,7 +71,7 @@ class Operator:
                 raise
 
         record = ActionRecord(self.ref(name), kind, reason, self.actor, self.clock.now(), Outcome.STARTED)
-        _, _, snapshot, _ = execute(self.ledger, self.clock, record, guarded, lease=lease, ttl=ttl)
+        _, _, snapshot, _ = execute(self.ledger, self.clock, record, guarded, lease=lease, ttl=ttl, skip_on=skip_on)
         if caught:
             raise caught[0]
         return snapshot

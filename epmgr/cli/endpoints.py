@@ -16,13 +16,11 @@ from epmgr.cli.render import endpoints_table, money, snapshot_dict, snapshot_tex
 from epmgr.clock import Clock, SystemClock
 from epmgr.domain.model import (
     ActionKind,
-    ActionRecord,
     EndpointChanges,
     EndpointSnapshot,
     EndpointSpec,
     HardwareOption,
     Instance,
-    Outcome,
 )
 from epmgr.errors import AlreadyRunning, ApiError, BadRequest, BudgetExceeded
 from epmgr.operations import Operator
@@ -253,14 +251,15 @@ def resume(app: AppContext, name: str, reason: str | None, wait: bool, timeout: 
     if hold is not None:
         op.ledger.release_holds(op.ref(name), now, by="cli")
         verb = "resumed (budget hold released)"
-    try:
+    try:  # one audit row: ok, or skipped (with the API's answer as its detail) if it was already running
         snapshot = op.act(
-            ActionKind.RESUME, name, reason or "resumed by hand", lambda: op.api.resume(name, running_ok=False)
+            ActionKind.RESUME,
+            name,
+            reason or "resumed by hand",
+            lambda: op.api.resume(name, running_ok=False),
+            skip_on=(AlreadyRunning,),
         )
     except AlreadyRunning:
-        op.ledger.record_action(
-            ActionRecord(op.ref(name), ActionKind.RESUME, "already running", op.actor, op.clock.now(), Outcome.SKIPPED)
-        )
         snapshot, verb = op.api.get(name), "already running, nothing to do"
     assert snapshot is not None
     if wait:

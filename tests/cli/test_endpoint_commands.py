@@ -72,12 +72,17 @@ def test_show_and_list_as_json(epmgr: Cli) -> None:
     assert "nvidia-l4" in text and "$0.80 per replica-hour" in text
 
 
-def test_resume_of_a_running_endpoint_says_so_and_is_skipped(epmgr: Cli) -> None:
+def test_resume_of_a_running_endpoint_says_so_and_is_audited_once_skipped(epmgr: Cli) -> None:
     epmgr(*CREATE, "--wait", "--timeout", "30s")
-    result = epmgr("resume", "phi3")
+    result = epmgr("resume", "phi3", "--reason", "checking")
     assert result.exit_code == 0 and "already running, nothing to do" in result.stdout
     ledger = epmgr.ledger()
-    assert ledger.actions(REF)[-1].outcome == Outcome.SKIPPED
+    resumes = [a for a in ledger.actions(REF) if a.action == ActionKind.RESUME]
+    assert [(a.outcome, a.reason, a.actor, a.error) for a in resumes] == [
+        (Outcome.SKIPPED, "checking", Actor.CLI, None)
+    ]
+    assert resumes[0].detail is not None and "already running" in resumes[0].detail
+    assert resumes[0].completed_at is not None
     ledger.close()
 
 
