@@ -8,8 +8,9 @@ bursts, from which :meth:`GapHistory.period` finds periodic jobs. Pure: request 
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 
@@ -208,6 +209,27 @@ class GapHistory:
         if gap >= MIN_GAP:
             self._record(gap, self.contexts(last), t)
         self._count(t)
+
+    def extend(self, seconds: Sequence[float]) -> None:
+        """Record many requests at once, as epoch seconds in time order: the same as :meth:`add` on each (one earlier
+        than the last learned is ignored; the order within ``seconds`` is not checked), but the requests after the
+        first of each minute are only counted (two datetimes a minute instead of one a request)."""
+        index, count = 0, len(seconds)
+        while index < count:
+            moment = datetime.fromtimestamp(seconds[index], timezone.utc)
+            self.add(moment)
+            if self.last != moment:  # ignored (earlier than the last)
+                index += 1
+                continue
+            # the rest of this minute, with a microsecond's margin for the datetimes' rounding: no gap, only counted
+            stop = bisect_left(seconds, self._minute_end.timestamp() - 1e-6, index + 1, count)
+            if stop > index + 1:
+                more = stop - index - 1
+                self.requests += more
+                self._hour += more
+                self._minutes[-1][1] += more
+                self.last = datetime.fromtimestamp(seconds[stop - 1], timezone.utc)
+            index = stop
 
     def _count(self, t: datetime) -> None:
         self._hour += 1

@@ -135,9 +135,7 @@ class _Endpoint:
             if self.state == EndpointState.RUNNING:  # the fast path: every request up to ``until`` is served at once
                 stop = bisect_right(times, until, index)
                 if self.gaps is not None:
-                    add = self.gaps.add
-                    for moment in times[index:stop]:
-                        add(datetime.fromtimestamp(moment, timezone.utc))
+                    self.gaps.extend(times[index:stop])
                 self.last_request = times[stop - 1]
                 index = stop
                 break
