@@ -116,3 +116,25 @@ def test_importing_the_client_loads_no_database_or_cli_library() -> None:
     )
     result = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True)
     assert result.stdout.strip() == "-"
+
+
+TESTS = Path(__file__).resolve().parent
+SOURCE = DOMAIN.parent
+CROSS_CUTTING = {"benchmarks", "cost", "deploy", "realtime", "scripts"}  # named in tests/__init__.py
+
+
+def mirrors(name: str) -> bool:
+    """Whether ``name`` is a package or a module of epmgr."""
+    return (SOURCE / name / "__init__.py").is_file() or (SOURCE / f"{name}.py").is_file()
+
+
+def test_tests_mirror_the_source_tree() -> None:
+    """Every test folder is an epmgr package or module, or a named cross-cutting suite; every top-level test
+    module tests a top-level epmgr module (``tests/test_config.py`` for ``epmgr/config.py``)."""
+    folders = sorted(p.name for p in TESTS.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+    assert [f for f in folders if not mirrors(f) and f not in CROSS_CUTTING] == []
+    assert sorted(CROSS_CUTTING - set(folders)) == []  # a suite that is gone leaves the list too
+    described = (TESTS / "__init__.py").read_text(encoding="utf-8")
+    assert [s for s in sorted(CROSS_CUTTING) if f"``{s}/``" not in described] == []
+    modules = sorted(p.stem.removeprefix("test_") for p in TESTS.glob("test_*.py"))
+    assert [m for m in modules if not mirrors(m) and m != "architecture"] == []

@@ -1,4 +1,4 @@
-"""Shared helpers for the cost tests: state changes built tersely."""
+"""Shared helpers for the cost tests (here and tests/domain/test_cost.py): state changes built tersely."""
 
 from __future__ import annotations
 

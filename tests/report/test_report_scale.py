@@ -17,8 +17,7 @@ from epmgr.report.data import endpoint_table, report_dict
 from epmgr.report.model import CostReport, build_report
 from epmgr.report.summary import headline, saving_notes
 from tests.conftest import T0
-from tests.cost.conftest import L4
-from tests.cost.histories import Writer, thirty_days, two_minutes
+from tests.report.histories import L4, Writer, thirty_days, two_minutes
 
 S = EndpointState
 

@@ -23,8 +23,7 @@ from epmgr.pricing import PriceBook
 from epmgr.report.html import render_html
 from epmgr.report.model import build_report
 from tests.conftest import T0
-from tests.cost.conftest import L4
-from tests.cost.histories import thirty_days, two_minutes
+from tests.report.histories import L4, thirty_days, two_minutes
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 ARTIFACTS = Path(__file__).parents[2] / "artifacts"

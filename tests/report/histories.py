@@ -6,11 +6,11 @@ import random
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from epmgr.domain.model import EndpointRecord, EndpointRef, EndpointState, RequestRecord, StateChange
+from epmgr.domain.model import EndpointRecord, EndpointRef, EndpointState, Instance, RequestRecord, StateChange
 from epmgr.ledger import Ledger
-from tests.cost.conftest import L4
 
 S = EndpointState
+L4 = Instance("aws", "us-east-1", "gpu", "nvidia-l4", "x1")
 PRICE = Decimal("0.8")
 
 

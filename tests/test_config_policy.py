@@ -48,7 +48,7 @@ def test_a_free_cold_start_is_allowed(tmp_path: Path) -> None:
 
 
 def test_the_shipped_example_still_loads(tmp_path: Path) -> None:
-    example = Path(__file__).resolve().parents[2] / "examples" / "epmgr.toml"
+    example = Path(__file__).resolve().parents[1] / "examples" / "epmgr.toml"
     modes = {p.name: p.keep_alive for p in load_settings(example, env={}).endpoints}
     assert KeepAlive.ADAPTIVE in modes.values()
 
