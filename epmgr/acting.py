@@ -113,6 +113,7 @@ def execute(
     lease: Lease | None = None,
     ttl: timedelta = timedelta(0),
     skip_on: tuple[type[EpmgrError], ...] = (),
+    raise_errors: bool = False,
 ) -> Result:
     """Begin (fenced by ``lease`` if given), call, complete, observe the answer: the one way epmgr acts.
 
@@ -125,9 +126,11 @@ def execute(
         ttl: How long a fenced call renews the lease for.
         skip_on: Errors that mean there was nothing to do (a resume of a running endpoint): the one row is
             completed ``skipped``, with the error as its detail, instead of ``failed``.
+        raise_errors: Raise the call's error again once it is audited, instead of returning it.
 
     Raises:
         LeaseLost: ``lease`` expired or was taken: nothing was written and nothing was sent.
+        EpmgrError: With ``raise_errors``, the call's own error (audited ``failed`` or ``skipped``).
     """
     intent = ledger.begin_action(record, lease=lease, ttl=ttl, now=clock.now())
     if intent is None:
@@ -139,12 +142,15 @@ def execute(
     try:
         with bound:
             snapshot = call()
-    except skip_on as exc:
-        ledger.complete_action(intent.id, Outcome.SKIPPED, clock.now(), detail=str(exc))
-        return Outcome.SKIPPED, str(exc), None, intent.lease
     except EpmgrError as exc:
-        ledger.complete_action(intent.id, Outcome.FAILED, clock.now(), error=str(exc))
-        return Outcome.FAILED, str(exc), None, intent.lease
+        said, skipped = str(exc), isinstance(exc, skip_on)
+        outcome = Outcome.SKIPPED if skipped else Outcome.FAILED
+        ledger.complete_action(
+            intent.id, outcome, clock.now(), error=None if skipped else said, detail=said if skipped else None
+        )
+        if raise_errors:
+            raise
+        return outcome, said, None, intent.lease
     ledger.complete_action(intent.id, Outcome.OK, clock.now())
     observe_result(ledger, clock, record.ref, record.action, snapshot)
     return Outcome.OK, None, snapshot, intent.lease

@@ -61,19 +61,10 @@ class Operator:
         Raises:
             LeaseLost: ``lease`` (which fences the call, renewed for ``ttl``) expired or was taken: nothing sent.
         """
-        caught: list[EpmgrError] = []
-
-        def guarded() -> EndpointSnapshot | None:
-            try:
-                return call()
-            except EpmgrError as exc:
-                caught.append(exc)
-                raise
-
         record = ActionRecord(self.ref(name), kind, reason, self.actor, self.clock.now(), Outcome.STARTED)
-        _, _, snapshot, _ = execute(self.ledger, self.clock, record, guarded, lease=lease, ttl=ttl, skip_on=skip_on)
-        if caught:
-            raise caught[0]
+        _, _, snapshot, _ = execute(
+            self.ledger, self.clock, record, call, lease=lease, ttl=ttl, skip_on=skip_on, raise_errors=True
+        )
         return snapshot
 
     def observe(self, snapshot: EndpointSnapshot, source: ChangeSource = ChangeSource.OBSERVED) -> None:

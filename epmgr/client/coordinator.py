@@ -14,7 +14,16 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from epmgr.clock import Clock
-from epmgr.domain.model import ActionKind, Actor, ChangeSource, EndpointRef, EndpointSnapshot, EndpointState
+from epmgr.domain.model import (
+    ActionKind,
+    ActionRecord,
+    Actor,
+    ChangeSource,
+    EndpointRef,
+    EndpointSnapshot,
+    EndpointState,
+    Outcome,
+)
 from epmgr.ports import EndpointsAPI
 
 if TYPE_CHECKING:  # SQLAlchemy is imported only when a ledger is used
@@ -139,17 +148,18 @@ class LedgerCoordinator:
         return (hold.reason, hold.until) if hold is not None and hold.kind == "budget" else None
 
     def resume(self, api: EndpointsAPI, name: str, holder: str) -> EndpointSnapshot | None:
-        from epmgr.acting import LeaseLost
-        from epmgr.operations import Operator
+        from epmgr.acting import LeaseLost, execute
 
-        lease = self.ledger.lease(f"wake:{EndpointRef(api.namespace, name)}")
+        ref = EndpointRef(api.namespace, name)
+        lease = self.ledger.lease(f"wake:{ref}")
         if lease is None or lease.holder != holder:
             return None
-        operator = Operator(api, self.ledger, self.clock, self.actor)
+        record = ActionRecord(ref, ActionKind.RESUME, RESUME_REASON, self.actor, self.clock.now(), Outcome.STARTED)
         try:  # the one executor: the lease checked and renewed in the transaction that audits the call
-            snapshot = operator.act(
-                ActionKind.RESUME, name, RESUME_REASON, lambda: api.resume(name), lease=lease, ttl=self.lease_ttl
-            )
+            _, _, snapshot, _ = execute(
+                self.ledger, self.clock, record, lambda: api.resume(name), lease=lease, ttl=self.lease_ttl,
+                raise_errors=True,
+            )  # fmt: skip
         except LeaseLost:
             return None
         assert snapshot is not None
