@@ -43,10 +43,10 @@ from epmgr.domain.rules import Decision
 
 __all__ = ["REFERENCE", "GapHistory", "adaptive_decision", "next_prewarm"]
 
-MIN_VOID = 10
-"""Stop at once when at least this many gaps lasted as long as this one and none of them ended before the anchor."""
 PAST_ANCHOR = 0.5
 """Past ``scale_to_zero_after``, keep warm only when at least this share of such gaps end within the keep."""
+MIN_VOID = 10
+"""Within a start-up of the anchor, a stop needs at least this many gaps as long as this one, none ended before it."""
 ANCHOR_RISK = 0.05
 """Stop before ``scale_to_zero_after`` only when at most this share of such gaps ended before it (Laplace-smoothed)."""
 QUIET = 2.0
@@ -246,19 +246,26 @@ def _running(
     saving = money(abs(choice.alternative_cost - choice.cost))
     cap = f" (at most {knobs.max_cold_starts_per_day:g} cold starts a day)" if at_least > idle else ""
     near = choice.keep <= idle and anchor - startup <= idle < anchor  # within a start-up of the anchor
-    void = _void(history.counts, idle, anchor + startup) if near else 0
-    if void >= MIN_VOID:
-        return stop(f"none of the last {void} gaps still idle after {_fmt(idle)} ended within {_fmt(anchor + startup)}"
-                    f" (scale_to_zero_after and a start-up)")  # fmt: skip
+    odds = ""
+    if near:  # a stop this close to the anchor saves a minute or two: it needs a void in the gaps, priced
+        # gaps that ended in the minute before ``idle`` count as ended: a void must be clear of the current gap
+        longer, ended = _tail(history.counts, idle - 1, anchor + startup)
+        risk, worth = (ended + 1) / (longer + 2), (anchor - idle) / (anchor - idle + startup + cold)
+        odds = (
+            f"{ended:g} of the last {longer:g} gaps still idle after {_fmt(idle)} ended within {_fmt(anchor + startup)}"
+            f" (a restart's risk {risk:.0%}, Laplace); a stop saves {money(anchor - idle)}, a restart costs "
+            f"{money(startup + cold)}"
+        )  # fmt: skip
+        if not ended and longer >= MIN_VOID and risk < worth:
+            return stop(f"{odds}: worth it")
     if choice.keep <= idle and idle < anchor and prewarmed is None:
         own, _ = history.histogram(idle_from, now - idle_from, blended=False)
-        ended = _share_within(own, idle, anchor)
-        if ended > ANCHOR_RISK:
-            why = f"{ended:.0%} of {label} still idle after {_fmt(idle)} ended within {_fmt(anchor)}"
+        share = _share_within(own, idle, anchor)
+        if share > ANCHOR_RISK and not near:
+            why = f"{share:.0%} of {label} still idle after {_fmt(idle)} ended within {_fmt(anchor)}"
             return keep(anchor, f"{why}: too many to stop before scale_to_zero_after")
-        if anchor - idle < startup:  # a stop this close to the anchor saves less than a restart risks
-            why = f"within a start-up ({_fmt(startup)}) of scale_to_zero_after ({_fmt(anchor)})"
-            return keep(anchor, f"{why}: stopping now saves too little")
+        if near:  # a stop this close to the anchor saves less than a restart risks
+            return keep(anchor, f"within a start-up ({_fmt(startup)}) of scale_to_zero_after: {odds}: not worth it")
     if choice.keep <= idle:
         why = f"{choice.share:.0%} of {label} still idle after {_fmt(idle)} lasted {_fmt(startup)} more"
         if prewarmed is not None and period is not None:
@@ -270,12 +277,10 @@ def _running(
     return keep(choice.keep, f"{why}; expected saving {saving} over stopping now{cap}")
 
 
-def _void(counts: list[int], idle: float, limit: float) -> int:
-    """How many of the gaps longer than ``idle`` lasted past ``limit`` minutes when none ended before it (else 0)."""
-    tail = [b for b in range(BINS) if counts[b] and upper_edge(b) > idle - 1]
-    if any(lower_edge(b) < limit for b in tail):
-        return 0
-    return sum(counts[b] for b in tail)
+def _tail(counts: list[int], idle: float, limit: float) -> tuple[int, int]:
+    """Of the gaps in ``counts``, how many lasted longer than ``idle``, and how many of those ended within ``limit``."""
+    tail = [b for b in range(BINS) if counts[b] and upper_edge(b) > idle]
+    return sum(counts[b] for b in tail), sum(counts[b] for b in tail if lower_edge(b) < limit)
 
 
 def _share_within(counts: list[float], idle: float, limit: float) -> float:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from epmgr.domain.adaptive import adaptive_decision
 from epmgr.domain.daymap import DAYS, DayMap
 from epmgr.domain.gaps import GapHistory
@@ -102,15 +104,44 @@ def test_near_the_anchor_a_stop_needs_a_void_in_the_gaps() -> None:
     history, last = separated_by([2, 70, 2, 95, 2, 130, 2, 180, 2, 17] * 20)
     early = decide_at(history, last, 3 * M)
     assert early[:2] == (ActionKind.SCALE_TO_ZERO, "keepalive_stop")
-    late = decide_at(history, last, 12 * M)
-    assert late[:2] == (ActionKind.NONE, "keep_warm") and late[2].endswith("stopping now saves too little")
+    assert decide_at(history, last, 12 * M)[1:] == (
+        "keep_warm",
+        "keep warm until 2026-03-08T23:35+00:00: within a start-up (4m) of scale_to_zero_after: 20 of the last 100 "
+        "gaps still idle after 12m ended within 19m (a restart's risk 21%, Laplace); a stop saves 3.0 replica-minutes,"
+        " a restart costs 15.0 replica-minutes: not worth it",
+    )
     # ... unless none of the gaps that lasted that long ended before the anchor and a start-up.
     history, last = separated_by([2, 70, 2, 95, 2, 130, 2, 180] * 20)
     assert decide_at(history, last, 12 * M) == (
         ActionKind.SCALE_TO_ZERO,
         "keepalive_stop",
-        "stop now: none of the last 80 gaps still idle after 12m ended within 19m (scale_to_zero_after and a start-up)",
+        "stop now: 0 of the last 80 gaps still idle after 12m ended within 19m (a restart's risk 1%, Laplace); a stop "
+        "saves 3.0 replica-minutes, a restart costs 15.0 replica-minutes: worth it",
     )
+
+
+@pytest.mark.parametrize(
+    ("ended", "idle", "code", "risk"),
+    [
+        # A void of 10 gaps: a 8% risk is worth 2 minutes saved (2 / (2 + 15) = 12%) ...
+        (10, 13.0, "keepalive_stop", "8%"),
+        # ... not 1 minute (1 / 16 = 6%): that needs 15 gaps; 9 gaps are too few whatever the saving.
+        (10, 14.0, "keep_warm", "8%"),
+        (15, 14.0, "keepalive_stop", "6%"),
+        (9, 12.0, "keep_warm", "9%"),
+    ],
+)
+def test_a_void_near_the_anchor_is_priced(ended: int, idle: float, code: str, risk: str) -> None:
+    """Developer sessions (a request a minute, pauses of 3-9 min) that ended in gaps of hours, irregularly: within a
+    start-up of the anchor the end of the next session is stopped when the Laplace risk of a restart (none of the
+    ``ended`` sessions' ends ended within it) is worth the minutes a stop saves now."""
+    gaps: list[float] = []
+    for k in range(ended + 1):
+        gaps += [1] * (20 + k) + [3, 5, 9] + [1] * 20 + [200 + 37 * k]
+    history, last = separated_by(gaps[:-1])
+    _, got, reason = decide_at(history, last, idle * M)
+    assert got == code
+    assert f"0 of the last {ended} gaps still idle after {idle:g}m ended within 19m (a restart's risk {risk}" in reason
 
 
 def test_past_the_anchor_it_is_kept_only_when_most_such_gaps_end_soon() -> None:
