@@ -82,16 +82,16 @@ REASONS: list[tuple[str, Decision | None, ActionKind | None, str, str]] = [
     ("not-a-gap-yet", run(LONG, LONG_LAST, 0.5), ActionKind.NONE, "keep_warm",
      "keep warm until 2026-03-04T15:21+00:00: idle for 30s only (shorter pauses are not idle gaps)"),
     ("long-gaps-stop", run(LONG, LONG_LAST, 1.5), ActionKind.SCALE_TO_ZERO, "keepalive_stop",
-     "stop now: 100% of the last 40 gaps after a lone request still idle after 1m30s lasted 4m more; "
-     "expected saving $1.20"),
+     "stop now: 100% of the last 40 gaps after a lone request still idle after 1m30s lasted 4m more; 2% may yet "
+     "end within 15m (a restart's risk, Laplace); expected saving $1.20"),
     ("short-gaps-keep", run(SHORT, SHORT_LAST, 1.5), ActionKind.NONE, "keep_warm",
      "keep warm until 2026-03-02T03:39+00:00: 100% of the last 36 gaps after 5-19 requests in an hour, on weekdays "
      "00:00-06:00 still idle after 1m30s ended within 9m; expected saving $0.22 over stopping now"),
     ("max-keep", run(SHORT, SHORT_LAST, 121), ActionKind.SCALE_TO_ZERO, "keepalive_stop",
      "stop now: idle for 2h1m, the longest it is kept warm (max_keep 2h)"),
     ("no-price", run(LONG, LONG_LAST, 1.5, price=None), ActionKind.SCALE_TO_ZERO, "keepalive_stop",
-     "stop now: 100% of the last 40 gaps after a lone request still idle after 1m30s lasted 4m more; "
-     "expected saving 60.0 replica-minutes"),
+     "stop now: 100% of the last 40 gaps after a lone request still idle after 1m30s lasted 4m more; 2% may yet "
+     "end within 15m (a restart's risk, Laplace); expected saving 60.0 replica-minutes"),
     ("burst-expected", run(BATCH, BATCH_LAST, 116), ActionKind.NONE, "keep_warm",
      "keep warm until 2026-03-03T02:06+00:00: burst expected at 2026-03-03T02:00+00:00, bursts every 2h "
      "(the last 11 intervals within 6m)"),
@@ -100,7 +100,8 @@ REASONS: list[tuple[str, Decision | None, ActionKind | None, str, str]] = [
      "(the last 11 intervals within 6m)"),
     ("min-uptime", run(LONG, LONG_LAST, 3, awake_since=at(LONG_LAST, 2), min_uptime=5 * M), ActionKind.SCALE_TO_ZERO,
      "min_uptime", "stop now: 100% of the last 40 gaps after a lone request still idle after 3m lasted 4m more; "
-     "expected saving $1.17; held back: woke 1m ago (min_uptime 5m)"),
+     "2% may yet end within 15m (a restart's risk, Laplace); expected saving $1.17; held back: woke 1m ago "
+     "(min_uptime 5m)"),
 ]  # fmt: skip
 
 
