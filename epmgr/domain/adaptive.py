@@ -258,11 +258,11 @@ def _running(
         )  # fmt: skip
         if not ended and longer >= MIN_VOID and risk < worth:
             return stop(f"{odds}: worth it")
-    risk = ""
+    restart = ""
     if choice.keep <= idle and idle < anchor and prewarmed is None:
         own, _ = history.histogram(idle_from, now - idle_from, blended=False)
         share = _share_within(own, idle, anchor)
-        risk = f"; {share:.0%} may yet end within {_fmt(anchor)} (a restart's risk, Laplace)"
+        restart = f"; {share:.0%} may yet end within {_fmt(anchor)} (a restart's risk, Laplace)"
         if share > ANCHOR_RISK and not near:
             why = f"{share:.0%} of {label} still idle after {_fmt(idle)} ended within {_fmt(anchor)}"
             return keep(anchor, f"{why}: too many to stop before scale_to_zero_after")
@@ -272,7 +272,7 @@ def _running(
         why = f"{choice.share:.0%} of {label} still idle after {_fmt(idle)} lasted {_fmt(startup)} more"
         if prewarmed is not None and period is not None:
             why += f"; next burst expected at {period.next_after(now).isoformat(timespec='minutes')}"
-        return stop(f"{why}{risk}; expected saving {saving}")
+        return stop(f"{why}{restart}; expected saving {saving}")
     why = f"{choice.share:.0%} of {label} still idle after {_fmt(idle)} ended within {_fmt(choice.keep)}"
     if idle >= anchor and choice.share < PAST_ANCHOR:
         return stop(f"only {why} (past scale_to_zero_after, kept only when most do)")
