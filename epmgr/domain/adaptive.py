@@ -9,8 +9,10 @@ where ``e`` is how long it has been idle. A cold start is priced by ``cold_start
 configured ``scale_to_zero_after`` implies (it minus one start-up: a fixed timeout is the ski-rental rule for that
 price). That timeout is also the anchor: a replica is stopped before it only on good evidence that this gap will
 outlast it (recent comparable days went quiet at this time of day, :mod:`epmgr.domain.daymap`; or at most
-:data:`ANCHOR_RISK` of the gaps of the same context ended before it, and none did when it is within a start-up of
-it), and kept after it only when most such gaps end within the keep and that is cheaper than a restart. A
+:data:`ANCHOR_RISK` of the gaps of the same context ended before it; within a start-up of it, when none of the gaps
+that lasted as long ended before it and a start-up and the Laplace risk ``1 / (n + 2)`` of a restart, priced, is worth
+the minutes a stop saves), and kept after it only when most such gaps end within the keep and that is cheaper than a
+restart. An early stop names its restart risk. A
 gap that ends at a predicted periodic burst costs no cold start (the replica is pre-warmed one start-up ahead). With
 thin history the ski-rental rule applies (with ``cold_start_usd = 0``, the break-even rule: one billed start-up).
 Pure and deterministic; every decision names its evidence.
@@ -45,8 +47,6 @@ __all__ = ["REFERENCE", "GapHistory", "adaptive_decision", "next_prewarm"]
 
 PAST_ANCHOR = 0.5
 """Past ``scale_to_zero_after``, keep warm only when at least this share of such gaps end within the keep."""
-MIN_VOID = 10
-"""Within a start-up of the anchor, a stop needs at least this many gaps as long as this one, none ended before it."""
 ANCHOR_RISK = 0.05
 """Stop before ``scale_to_zero_after`` only when at most this share of such gaps ended before it (Laplace-smoothed)."""
 QUIET = 2.0
@@ -256,7 +256,7 @@ def _running(
             f" (a restart's risk {risk:.0%}, Laplace); a stop saves {money(anchor - idle)}, a restart costs "
             f"{money(startup + cold)}"
         )  # fmt: skip
-        if not ended and longer >= MIN_VOID and risk < worth:
+        if not ended and risk < worth:
             return stop(f"{odds}: worth it")
     restart = ""
     if choice.keep <= idle and idle < anchor and prewarmed is None:

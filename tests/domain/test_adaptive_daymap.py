@@ -125,10 +125,12 @@ def test_near_the_anchor_a_stop_needs_a_void_in_the_gaps() -> None:
     [
         # A void of 10 gaps: a 8% risk is worth 2 minutes saved (2 / (2 + 15) = 12%) ...
         (10, 13.0, "keepalive_stop", "8%"),
-        # ... not 1 minute (1 / 16 = 6%): that needs 15 gaps; 9 gaps are too few whatever the saving.
+        # ... not 1 minute (1 / 16 = 6%): that needs 15 gaps.
         (10, 14.0, "keep_warm", "8%"),
         (15, 14.0, "keepalive_stop", "6%"),
-        (9, 12.0, "keep_warm", "9%"),
+        # 4 gaps (17%) are worth 4 minutes saved (4 / 19 = 21%); 3 gaps (20%) are not worth 3 (3 / 18 = 17%).
+        (4, 11.0, "keepalive_stop", "17%"),
+        (3, 12.0, "keep_warm", "20%"),
     ],
 )
 def test_a_void_near_the_anchor_is_priced(ended: int, idle: float, code: str, risk: str) -> None:
