@@ -14,7 +14,7 @@ from epmgr.client import payloads
 from epmgr.client.context import ClientParts, build_parts
 from epmgr.client.sync import endpoint_url, http_options
 from epmgr.client.tasks import AsyncTasks
-from epmgr.client.transport import AsyncWakingTransport, translated
+from epmgr.client.transport import AsyncWakingTransport, broken, translated
 from epmgr.domain.wakeflow import Ready
 
 
@@ -71,8 +71,10 @@ class AsyncEndpointClient(AsyncTasks):
     async def request(self, method: str, path: str = "", **kwargs: Any) -> httpx.Response:
         """Any request to the endpoint (``path`` relative to its URL); POSTs wake it and are recorded."""
         url = await self._url(path)
-        with translated(self.parts.waker.name):
+        try:
             return await self._http.request(method, url, **kwargs)
+        except httpx.TransportError as exc:  # as translated() does, naming the endpoint only on an error
+            raise broken(self.parts.waker.name, exc) from exc
 
     @asynccontextmanager
     async def stream(self, method: str, path: str = "", **kwargs: Any) -> AsyncIterator[httpx.Response]:
@@ -84,8 +86,10 @@ class AsyncEndpointClient(AsyncTasks):
 
     async def _post_json(self, url: str, body: dict[str, Any]) -> Any:
         name = self.parts.waker.name
-        with translated(name):
+        try:
             response = await self._http.post(url, json=body)
+        except httpx.TransportError as exc:
+            raise broken(name, exc) from exc
         payloads.raise_for_status(response, name)
         return payloads.json_of(response, name)
 

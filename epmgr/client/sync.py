@@ -12,7 +12,7 @@ import httpx
 from epmgr.client import payloads
 from epmgr.client.context import ClientParts, build_parts
 from epmgr.client.tasks import Tasks
-from epmgr.client.transport import UNKNOWN_BASE, WakingTransport, translated
+from epmgr.client.transport import UNKNOWN_BASE, WakingTransport, broken, translated
 from epmgr.domain.wakeflow import Ready
 
 if TYPE_CHECKING:
@@ -106,9 +106,10 @@ class EndpointClient(Tasks):
 
     def request(self, method: str, path: str = "", **kwargs: Any) -> httpx.Response:
         """Any request to the endpoint (``path`` relative to its URL); POSTs wake it and are recorded."""
-        url = self._url(path)
-        with translated(self.parts.waker.name):
-            return self._http.request(method, url, **kwargs)
+        try:
+            return self._http.request(method, endpoint_url(self.parts, path), **kwargs)
+        except httpx.TransportError as exc:  # as translated() does, naming the endpoint only on an error
+            raise broken(self.parts.waker.name, exc) from exc
 
     @contextmanager
     def stream(self, method: str, path: str = "", **kwargs: Any) -> Iterator[httpx.Response]:
@@ -119,8 +120,10 @@ class EndpointClient(Tasks):
 
     def _post_json(self, url: str, body: dict[str, Any]) -> Any:
         name = self.parts.waker.name
-        with translated(name):
+        try:
             response = self._http.post(url, json=body)
+        except httpx.TransportError as exc:
+            raise broken(name, exc) from exc
         payloads.raise_for_status(response, name)
         return payloads.json_of(response, name)
 

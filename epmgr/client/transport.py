@@ -42,6 +42,7 @@ UNKNOWN_BASE = "http://epmgr.endpoint.invalid"  # stands for the URL of an endpo
 ASLEEP_STATUSES = frozenset({502, 503})
 _KEEP_BODY = 64 * 1024  # bytes of an answer kept for token counting (a stream keeps its tail)
 SENT_AGAIN = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)  # a stale kept-alive connection
+_SCALE_UP_KEY = SCALE_UP_HEADER.lower()
 
 
 def broken(endpoint: str, exc: httpx.TransportError) -> ApiUnavailable:
@@ -84,17 +85,20 @@ class _Tail:
 
 
 class _RecordingStream(httpx.SyncByteStream):
-    def __init__(self, inner: httpx.SyncByteStream, done: _Done, endpoint: str) -> None:
+    def __init__(self, inner: httpx.SyncByteStream, done: _Done, waker: Waker) -> None:
         self.inner = inner
         self.done = done
-        self.endpoint = endpoint
+        self.waker = waker  # its name is built only for an error
         self.tail = _Tail()
 
     def __iter__(self) -> Iterator[bytes]:
-        with translated(self.endpoint):
+        add = self.tail.add
+        try:
             for chunk in self.inner:
-                self.tail.add(chunk)
+                add(chunk)
                 yield chunk
+        except httpx.TransportError as exc:
+            raise broken(self.waker.name, exc) from exc
 
     def close(self) -> None:
         try:
@@ -104,17 +108,20 @@ class _RecordingStream(httpx.SyncByteStream):
 
 
 class _AsyncRecordingStream(httpx.AsyncByteStream):
-    def __init__(self, inner: httpx.AsyncByteStream, done: _Done, endpoint: str) -> None:
+    def __init__(self, inner: httpx.AsyncByteStream, done: _Done, waker: Waker) -> None:
         self.inner = inner
         self.done = done
-        self.endpoint = endpoint
+        self.waker = waker
         self.tail = _Tail()
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        with translated(self.endpoint):
+        add = self.tail.add
+        try:
             async for chunk in self.inner:
-                self.tail.add(chunk)
+                add(chunk)
                 yield chunk
+        except httpx.TransportError as exc:
+            raise broken(self.waker.name, exc) from exc
 
     async def aclose(self) -> None:
         try:
@@ -182,6 +189,7 @@ class _Core:
         self.parts = parts
         self.waker = parts.waker
         self.hold_s = hold_s
+        self.hold = str(int(hold_s)) if hold_s else None  # the header's value, sent with every request
 
     def handles(self, request: httpx.Request) -> bool:
         """POSTs under the endpoint's URL, and any request under :data:`UNKNOWN_BASE`."""
@@ -196,13 +204,13 @@ class _Core:
             rest = str(request.url)[len(UNKNOWN_BASE) :]
             request.url = httpx.URL(self.waker.url + rest)
             request.headers["Host"] = request.url.netloc.decode("ascii")
-        if self.hold_s and SCALE_UP_HEADER.lower() not in request.headers:
-            request.headers[SCALE_UP_HEADER] = str(int(self.hold_s))
+        if self.hold is not None and _SCALE_UP_KEY not in request.headers:
+            request.headers[SCALE_UP_HEADER] = self.hold
 
     def held(self, request: httpx.Request, ready: Ready, waited_s: float) -> None:
         """A scaled-to-zero endpoint is woken by a held request: hold the next one even if holding is off
         (else every 503 would start another wake at once, a busy loop for the whole cold start)."""
-        if ready.hold and SCALE_UP_HEADER.lower() not in request.headers:
+        if ready.hold and _SCALE_UP_KEY not in request.headers:
             left = max(1, int(self.waker.timeout.total_seconds() - waited_s))
             request.headers[SCALE_UP_HEADER] = str(left)
 
@@ -210,42 +218,42 @@ class _Core:
         """Send ``request``, waking the endpoint when the answer says it sleeps, until it is served."""
         if not self.parts.prepared:
             yield PREPARE
-        parts, name, clock = self.parts, self.waker.name, self.waker.clock
-        recorder = parts.recorder
-        pending = recorder.start(parts.ref, client_id=parts.client_id) if recorder and parts.ref else None
+        parts, waker = self.parts, self.waker
+        clock, recorder, ref = waker.clock, parts.recorder, waker.ref
+        pending = recorder.start(ref, client_id=parts.client_id) if recorder is not None and ref is not None else None
         first, parts.first_state = parts.first_state, None
         cold = first in (EndpointState.PAUSED, EndpointState.SCALED_TO_ZERO)
-        started = clock.now()
+        started = sent_at = clock.now()  # sent_at: when the request was last sent (a wake after it is reused)
         try:
-            if self.waker.url is None:  # paused and never seen running: wake it to learn where to send
+            if waker.url is None:  # paused and never seen running: wake it to learn where to send
                 cold = True
                 self.held(request, (yield _Wake(None)), 0.0)  # type: ignore[arg-type]
+                sent_at = clock.now()
             stale = 0
             while True:
                 self.route(request)
-                sent_at = clock.now()
                 answer = yield SEND
-                response: httpx.Response | None = None
-                if isinstance(answer, SENT_AGAIN) and stale == 0:
+                if isinstance(answer, httpx.Response):  # the usual case, checked first
+                    if answer.status_code == 400:
+                        yield _Read(answer)
+                    if not needs_wake(answer):
+                        answer.headers[COLD_START_HEADER] = "true" if cold else "false"
+                        return answer, _Done(recorder, pending, answer.status_code)
+                    yield _Drop(answer)
+                elif isinstance(answer, SENT_AGAIN) and stale == 0:
                     stale += 1
+                    sent_at = clock.now()
                     continue
-                if isinstance(answer, httpx.TransportError) and not isinstance(answer, httpx.ConnectError):
-                    raise broken(name, answer) from answer
-                if isinstance(answer, httpx.Response):
-                    response = answer
-                    if response.status_code == 400:
-                        yield _Read(response)
-                    if not needs_wake(response):
-                        response.headers[COLD_START_HEADER] = "true" if cold else "false"
-                        return response, _Done(recorder, pending, response.status_code)
-                    yield _Drop(response)
+                elif isinstance(answer, httpx.TransportError) and not isinstance(answer, httpx.ConnectError):
+                    raise broken(waker.name, answer) from answer
                 cold = True  # a ConnectError, or an answer saying "asleep"
                 ready = yield _Wake(sent_at)
-                waited_s = (clock.now() - started).total_seconds()
-                if waited_s > self.waker.timeout.total_seconds():
+                sent_at = clock.now()
+                waited_s = (sent_at - started).total_seconds()
+                if waited_s > waker.timeout.total_seconds():
                     raise WakeTimeout(
-                        f"{name} kept answering as asleep for {waited_s:.1f}s after it was ready",
-                        endpoint=name,
+                        f"{waker.name} kept answering as asleep for {waited_s:.1f}s after it was ready",
+                        endpoint=waker.name,
                         last_state="running",
                         waited_s=waited_s,
                     )
@@ -293,7 +301,6 @@ class WakingTransport(httpx.BaseTransport):
             return self.inner.handle_request(request)
         request.read()  # the body is sent again after a wake
         exchange = core.exchange(request)
-        name = self.waker.name
         try:
             op = next(exchange)
             while True:
@@ -304,7 +311,7 @@ class WakingTransport(httpx.BaseTransport):
                     except httpx.TransportError as exc:
                         reply = exc
                 elif isinstance(op, _Read):
-                    with translated(name):
+                    with translated(self.waker.name):
                         op.response.read()
                 elif isinstance(op, _Drop):
                     op.response.close()
@@ -315,7 +322,7 @@ class WakingTransport(httpx.BaseTransport):
                 op = exchange.send(reply)
         except StopIteration as finished:
             response, done = finished.value
-            response.stream = _RecordingStream(response.stream, done, name)
+            response.stream = _RecordingStream(response.stream, done, self.waker)
             sent: httpx.Response = response
             return sent
 
@@ -349,7 +356,6 @@ class AsyncWakingTransport(httpx.AsyncBaseTransport):
             return await self.inner.handle_async_request(request)
         await request.aread()
         exchange = core.exchange(request)
-        name = self.waker.name
         try:
             op = next(exchange)
             while True:
@@ -360,7 +366,7 @@ class AsyncWakingTransport(httpx.AsyncBaseTransport):
                     except httpx.TransportError as exc:
                         reply = exc
                 elif isinstance(op, _Read):
-                    with translated(name):
+                    with translated(self.waker.name):
                         await op.response.aread()
                 elif isinstance(op, _Drop):
                     await op.response.aclose()
@@ -371,7 +377,7 @@ class AsyncWakingTransport(httpx.AsyncBaseTransport):
                 op = exchange.send(reply)
         except StopIteration as finished:
             response, done = finished.value
-            response.stream = _AsyncRecordingStream(response.stream, done, name)
+            response.stream = _AsyncRecordingStream(response.stream, done, self.waker)
             sent: httpx.Response = response
             return sent
 
