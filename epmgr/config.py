@@ -8,6 +8,7 @@ default. Every invalid value raises :class:`~epmgr.errors.ConfigError` naming th
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -102,13 +103,21 @@ class Settings:
 
         An entry without a namespace (when no global namespace is known either) matches by name.
         """
-        fallback = None
+        exact, by_name = self._policy_index
+        return exact.get((namespace, name)) or by_name.get(name)
+
+    @functools.cached_property
+    def _policy_index(self) -> tuple[dict[tuple[str, str], EndpointPolicy], dict[str, EndpointPolicy]]:
+        """The configured policies by namespace and name, and those without a namespace by name (the first of
+        each, as listed): one look-up per endpoint however many are configured."""
+        exact: dict[tuple[str, str], EndpointPolicy] = {}
+        by_name: dict[str, EndpointPolicy] = {}
         for policy in self.endpoints:
-            if policy.name == name and policy.namespace == namespace:
-                return policy
-            if policy.name == name and policy.namespace is None and fallback is None:
-                fallback = policy
-        return fallback
+            if policy.namespace is None:
+                by_name.setdefault(policy.name, policy)
+            else:
+                exact.setdefault((policy.namespace, policy.name), policy)
+        return exact, by_name
 
 
 def load_settings(

@@ -1,25 +1,32 @@
 """The gather stage of a tick: which namespaces to look at, one list call each, and per endpoint its policy, state
-history, spend, price and cold start, read once (:class:`Seen`). The service then decides and acts."""
+history, spend, price, cold start, recent audit entries, activity and hold (:class:`Seen`). The service then
+decides and acts.
+
+Set-based: a namespace of thousands of endpoints is read with one query per table and its observations written in
+one transaction; nothing here costs a statement per endpoint."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from epmgr.clock import Clock
 from epmgr.config import Settings
-from epmgr.domain.cost import spend_between
+from epmgr.domain.cost import intervals, spend_in
 from epmgr.domain.history import awake_since
 from epmgr.domain.keepalive import cold_start_estimate
-from epmgr.domain.model import EndpointSnapshot, StateChange
+from epmgr.domain.model import ActionRecord, Activity, EndpointRef, EndpointSnapshot, Hold, StateChange
 from epmgr.domain.policy import EndpointPolicy
 from epmgr.domain.rules import BudgetCheck, check_budget, day_start, month_start
 from epmgr.ledger import Ledger
 from epmgr.observe import record_gone, record_snapshots
 from epmgr.ports import EndpointsAPI
 from epmgr.pricing import PriceBook
+
+AUDIT_LOOKBACK = timedelta(days=8)
+"""How far back the audit log is read for the last schedule decision and manual action (any weekly window)."""
 
 
 def policy_for(settings: Settings, snapshot: EndpointSnapshot) -> EndpointPolicy:
@@ -59,6 +66,9 @@ class Seen:
     price: Decimal | None  # per replica-hour
     awake_since: datetime | None
     cold_start: timedelta
+    actions: list[ActionRecord] = field(default_factory=list)  # its audit entries of the last AUDIT_LOOKBACK
+    activity: Activity = field(default_factory=Activity)
+    hold: Hold | None = None
 
 
 def gather(api: EndpointsAPI, settings: Settings, ledger: Ledger, clock: Clock, prices: PriceBook) -> list[Seen]:
@@ -69,24 +79,54 @@ def gather(api: EndpointsAPI, settings: Settings, ledger: Ledger, clock: Clock, 
     """
     snapshots = api.list_endpoints()
     now = clock.now()
+    namespace = api.namespace
+    known = ledger.endpoints_in(namespace)
+    history = ledger.changes_in(namespace)
+    last = {ref: changes[-1] for ref, changes in history.items()}
     # Longer than three ticks between two looks: the time in between is recorded as unknown, never assumed.
     # No price is stamped on the changes, so an endpoint's own price_per_hour applies when costing them.
-    record_snapshots(snapshots, ledger, now, None, max_gap=3 * settings.daemon.interval)
-    record_gone(ledger, api.namespace, {s.ref for s in snapshots}, now)
+    max_gap = 3 * settings.daemon.interval
+    written = record_snapshots(snapshots, ledger, now, None, max_gap=max_gap, known=known, last=last)
+    written += record_gone(ledger, namespace, {s.ref for s in snapshots}, now, last)
+    _merge(history, written)
+    actions = ledger.actions_in(namespace, now - AUDIT_LOOKBACK)
+    activity = ledger.activity_in(namespace, now)
+    holds = ledger.holds_in(namespace, now)
+    until = now + timedelta(microseconds=1)
+    day, month = day_start(now), month_start(now)
     seen = []
     for snapshot in snapshots:
+        ref = snapshot.ref
         policy = policy_for(settings, snapshot)
-        changes = ledger.state_changes(snapshot.ref, until=now + timedelta(microseconds=1))
+        changes = [c for c in history.get(ref, ()) if c.observed_at < until]
         if policy.price_per_hour is not None:
-            prices.overrides[snapshot.ref] = policy.price_per_hour
-        price_of = prices.price_of(snapshot.ref)
-        today = spend_between(changes, day_start(now), now, price_of=price_of).usd
-        month = spend_between(changes, month_start(now), now, price_of=price_of).usd
-        price = price_of(snapshot.instance)
+            prices.overrides[ref] = policy.price_per_hour
+        price_of = prices.price_of(ref)
+        billed = intervals(changes, price_of=price_of)
         seen.append(
-            Seen(snapshot, policy, changes, today, month, price, awake_since(changes), cold_start_estimate(changes))
+            Seen(
+                snapshot,
+                policy,
+                changes,
+                today=spend_in(billed, day, now).usd,
+                month=spend_in(billed, month, now).usd,
+                price=price_of(snapshot.instance),
+                awake_since=awake_since(changes),
+                cold_start=cold_start_estimate(changes),
+                actions=actions.get(ref, []),
+                activity=activity.get(ref, Activity()),
+                hold=holds.get(ref),
+            )
         )
     return seen
+
+
+def _merge(history: dict[EndpointRef, list[StateChange]], written: Sequence[StateChange]) -> None:
+    """Add the changes just written to each endpoint's history, kept in the ledger's order (time, then id)."""
+    for ref in {c.ref for c in written}:
+        changes = history.setdefault(ref, [])
+        changes.extend(c for c in written if c.ref == ref)
+        changes.sort(key=lambda c: (c.observed_at, c.id or 0))
 
 
 def namespace_checks(settings: Settings, seen: Sequence[Seen], now: datetime) -> list[BudgetCheck]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -22,7 +22,7 @@ from epmgr.domain.wake import PollCadence
 from epmgr.domain.wakeflow import Look, Probe, Reply, Seen, Target, Wait, wake_flow
 from epmgr.errors import ApiUnavailable, EpmgrError
 from epmgr.ledger import Ledger
-from epmgr.observe import observe_snapshot
+from epmgr.observe import observe_snapshot, record_snapshots
 from epmgr.ports import EndpointsAPI
 
 Progress = Callable[[EndpointSnapshot, timedelta], None]
@@ -70,6 +70,10 @@ class Operator:
     def observe(self, snapshot: EndpointSnapshot, source: ChangeSource = ChangeSource.OBSERVED) -> None:
         """Record what the API showed, by the same rules as the daemon's observation (dating, gaps)."""
         observe_snapshot(self.ledger, snapshot, self.clock.now(), self.ledger.endpoint(snapshot.ref), source=source)
+
+    def observe_all(self, snapshots: Sequence[EndpointSnapshot]) -> None:
+        """Record what one list call showed (set-based: one read per table, one write transaction)."""
+        record_snapshots(snapshots, self.ledger, self.clock.now())
 
     def wait_ready(
         self,

@@ -54,8 +54,6 @@ log = logging.getLogger("epmgr.service")
 ApiFor = Callable[[str | None], EndpointsAPI]
 """Builds the API of one namespace (None: the token's own user)."""
 
-AUDIT_LOOKBACK = timedelta(days=8)
-"""How far back the audit log is read for the last schedule decision and manual action (any weekly window)."""
 HISTORY_LOOKBACK = timedelta(days=28)
 """How far back the adaptive keep-alive's first look at an endpoint's requests goes."""
 LATE_RECORDS = timedelta(minutes=10)
@@ -127,7 +125,8 @@ class Reconciler:
         self._apis: dict[str | None, EndpointsAPI] = {}
         self._last_skip: dict[EndpointRef, tuple[str, str, str]] = {}
         self._gaps: dict[EndpointRef, tuple[datetime, GapHistory]] = {}
-        self._created: dict[EndpointRef, bool] = {}
+        self._created: dict[str, set[EndpointRef]] = {}  # per namespace: endpoints epmgr created (read once)
+        self._warned: set[tuple[EndpointRef, str, datetime]] = set()
         self._unseen = UnseenTraffic(ledger)
         self._lease: Lease | None = None
         self._lease_lost = False
@@ -156,15 +155,18 @@ class Reconciler:
             if seen is None:
                 continue
             ns_budgets = namespace_checks(self.settings, seen, now)
+            self._learn(namespace, seen, now)
+            done: list[EndpointReport] = []
             for item in seen:
                 if (stop is not None and stop.is_set()) or self._lease_lost:
                     report.interrupted = True
                     break
                 try:
-                    report.endpoints.append(self._reconcile(namespace, item, ns_budgets, report, now))
+                    done.append(self._reconcile(namespace, item, ns_budgets, report, now))
                 except EpmgrError as exc:  # skylet-style isolation: log, count, go on with the next endpoint
                     report.errors.append(f"{item.snapshot.ref}: {exc}")
                     log.error("reconcile failed: %s", exc, extra={"endpoint": str(item.snapshot.ref)})
+            report.endpoints += self._with_unseen(done, now)
         report.lease_lost = self._lease_lost
         report.finished_at = self.clock.now()
         return report
@@ -186,16 +188,27 @@ class Reconciler:
             return None
 
     def _traffic(self, ref: EndpointRef, policy: EndpointPolicy, recent: Sequence[ActionRecord]) -> Traffic:
-        """Configured, else ``epmgr`` for an endpoint ``epmgr create`` created (its whole audit log read once per
-        endpoint and process), else ``shared``."""
+        """Configured, else ``epmgr`` for an endpoint ``epmgr create`` created (the namespace's whole audit log
+        read once per process, then the recent entries), else ``shared``."""
         configured = policy.traffic or self.settings.traffic
         if configured is not None:
             return configured
-        if ref not in self._created:
-            self._created[ref] = created_by_epmgr(self.ledger.actions(ref))
-        elif not self._created[ref] and created_by_epmgr(recent):
-            self._created[ref] = True
-        return Traffic.EPMGR if self._created[ref] else Traffic.SHARED
+        if ref.namespace not in self._created:
+            self._created[ref.namespace] = self.ledger.created_in(ref.namespace)
+        created = self._created[ref.namespace]
+        if ref not in created and created_by_epmgr(recent):
+            created.add(ref)
+        return Traffic.EPMGR if ref in created else Traffic.SHARED
+
+    def _with_unseen(self, reports: list[EndpointReport], now: datetime) -> list[EndpointReport]:
+        """The reports, with today's requests epmgr did not see counted (one query) on managed shared endpoints."""
+        wanted = {r.ref for r in reports if r.managed and r.traffic == Traffic.SHARED}
+        if not wanted:
+            return reports
+        counts = self.ledger.request_counts_in(
+            reports[0].ref.namespace, wanted, since=day_start(now), client_id=UNSEEN_CLIENT
+        )
+        return [replace(r, unseen_today=counts[r.ref]) if r.ref in counts else r for r in reports]
 
     # -- decide -----------------------------------------------------------------------------------------------------
 
@@ -211,8 +224,8 @@ class Reconciler:
                 checks.insert(0, own)
         traffic = policy.traffic or self.settings.traffic or Traffic.SHARED  # an observed endpoint: not looked up
         situation = Situation(snapshot.state)
-        if policy.acts:  # only endpoints epmgr acts on cost audit-log reads
-            recent = self.ledger.actions(ref, since=now - AUDIT_LOOKBACK)
+        if policy.acts:  # only endpoints epmgr acts on are looked at further
+            recent = item.actions
             traffic = self._traffic(ref, policy, recent)
             situation = self._situation(item, checks, recent, traffic, now)
             if situation.phase is not None and situation.phase.next_change is not None:
@@ -242,9 +255,6 @@ class Reconciler:
             budget_left=own_check.left if own_check else (checks[0].left if checks else None),
             managed=policy.acts,
             traffic=traffic,
-            unseen_today=self.ledger.count_requests(ref, since=day_start(now), client_id=UNSEEN_CLIENT)
-            if policy.acts and traffic == Traffic.SHARED
-            else 0,
         )
 
     def _situation(
@@ -257,20 +267,20 @@ class Reconciler:
         facts: AuditFacts = read_audit(recent, budget_period_start=period_start)
         adaptive = policy.keep_alive == KeepAlive.ADAPTIVE
         return Situation(
-            gaps=self._history(ref, policy, now) if adaptive else None,
+            gaps=self._gaps[ref][1] if adaptive else None,
             price_per_hour=item.price if adaptive else None,
             cold_start=item.cold_start,
             keepalive_handled_at=facts.keepalive_handled_at,
             state=snapshot.state,
             max_replica=snapshot.max_replica,
-            activity=self.ledger.activity(ref, now),
+            activity=item.activity,
             awake_since=item.awake_since,
             phase=phase,
             schedule_handled_at=facts.schedule_handled_at,
             manual_at=facts.manual_at,
             budgets=tuple(checks),
             budget_overridden=facts.budget_overridden,
-            hold=self.ledger.active_hold(ref, now),
+            hold=item.hold,
             shared=traffic == Traffic.SHARED,
             failing=facts.failing,
         )
@@ -287,17 +297,28 @@ class Reconciler:
             return 0
         return self._unseen.import_unseen(self.api(namespace), ref, since, now) or 0
 
-    def _history(self, ref: EndpointRef, policy: EndpointPolicy, now: datetime) -> GapHistory:
-        """The endpoint's learned gaps, kept between ticks and fed only the requests that started after the last one
-        it learned (the first tick reads the last :data:`HISTORY_LOOKBACK`; later ticks re-read :data:`LATE_RECORDS`
-        before the last tick, for requests recorded after it that started before it)."""
-        tz: tzinfo = ZoneInfo(policy.schedule.tz) if policy.schedule is not None else timezone.utc
-        through, history = self._gaps.get(ref, (now - HISTORY_LOOKBACK + LATE_RECORDS, GapHistory(tz)))
-        for record in self.ledger.requests(ref, since=through - LATE_RECORDS, until=now):
-            if history.last is None or record.started_at > history.last:
-                history.add(record.started_at)
-        self._gaps[ref] = (now, history)
-        return history
+    def _learn(self, namespace: str | None, seen: Sequence[Seen], now: datetime) -> None:
+        """Feed each adaptive endpoint's learned gaps, kept between ticks, the requests that started after the last
+        one it learned (one query per distinct start: the first tick reads the last :data:`HISTORY_LOOKBACK`; later
+        ticks re-read :data:`LATE_RECORDS` before the last tick, for requests recorded after it that started before
+        it)."""
+        starts: dict[datetime, dict[EndpointRef, datetime]] = {}
+        for item in seen:
+            policy, ref = item.policy, item.snapshot.ref
+            if not (policy.acts and policy.keep_alive == KeepAlive.ADAPTIVE):
+                continue
+            if ref not in self._gaps:
+                tz: tzinfo = ZoneInfo(policy.schedule.tz) if policy.schedule is not None else timezone.utc
+                self._gaps[ref] = (now - HISTORY_LOOKBACK + LATE_RECORDS, GapHistory(tz))
+            since = self._gaps[ref][0] - LATE_RECORDS
+            starts.setdefault(since, {})[ref] = since
+        for group in starts.values():
+            for ref, times in self.ledger.request_starts_in(namespace or "", group, now).items():
+                history = self._gaps[ref][1]
+                for started in times:
+                    if history.last is None or started > history.last:
+                        history.add(started)
+                self._gaps[ref] = (now, history)
 
     # -- act ----------------------------------------------------------------------------------------------------------
 
@@ -355,10 +376,13 @@ class Reconciler:
         if warning is None:
             return
         prefix = f"{check.scope} {check.period} budget"
-        recorded = self.ledger.actions(ref, since=_period_start(check, now))
-        if any(a.action == ActionKind.WARN and a.reason.startswith(prefix) for a in recorded):
-            return
-        self._audit(ref, warning, Outcome.DRY_RUN if self.dry_run else Outcome.OK, now)
+        key = (ref, prefix, _period_start(check, now))
+        if key in self._warned:
+            return  # recorded (or found recorded) earlier this period by this process
+        recorded = self.ledger.actions(ref, since=key[2])
+        if not any(a.action == ActionKind.WARN and a.reason.startswith(prefix) for a in recorded):
+            self._audit(ref, warning, Outcome.DRY_RUN if self.dry_run else Outcome.OK, now)
+        self._warned.add(key)
 
 
 def _period_start(check: BudgetCheck, now: datetime) -> datetime:

@@ -290,9 +290,17 @@ class HfEndpointsAPI:
         return response.status_code == 200
 
 
+LIST_PAGE_LIMIT = 100
+"""Endpoints asked for per page of the list route (the route's own default is 20); ``nextCursor`` is followed
+whatever page size the server chooses."""
+
+
 def _list_page(attempt: Attempt, *, url: str, cursor: str | None) -> dict[str, Any]:
     """One page of the list route (a bare list is one page), its items checked to be JSON objects."""
-    answer = attempt.send("GET", url, params={"cursor": cursor} if cursor else None)
+    params: dict[str, str | int] = {"limit": LIST_PAGE_LIMIT}
+    if cursor:
+        params["cursor"] = cursor
+    answer = attempt.send("GET", url, params=params)
     page = answer if isinstance(answer, dict) else {"items": answer}
     items = page.get("items") or []
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):

@@ -174,8 +174,7 @@ def list_(app: AppContext) -> None:
     found = op.api.list_endpoints()
     hardware = hardware_or_empty(op.api) if found else []
     snapshots = [priced(s, hardware) for s in found]
-    for snapshot in snapshots:
-        op.observe(snapshot)
+    op.observe_all(snapshots)
     emit(app, [snapshot_dict(s) for s in snapshots], lambda: endpoints_table(snapshots))
 
 

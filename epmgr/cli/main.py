@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any, NoReturn
 
@@ -10,15 +11,31 @@ from click.exceptions import NoArgsIsHelpError
 
 from epmgr import __version__
 from epmgr.cli.context import AppContext
-from epmgr.cli.cost import cost
-from epmgr.cli.daemon import daemon, status
-from epmgr.cli.db import db
-from epmgr.cli.emulator import emulator
-from epmgr.cli.endpoints import COMMANDS as ENDPOINT_COMMANDS
-from epmgr.cli.init import init
-from epmgr.cli.proxy import proxy
-from epmgr.cli.simulate import simulate
 from epmgr.errors import EpmgrError
+
+_ENDPOINTS = "epmgr.cli.endpoints"
+COMMANDS: dict[str, tuple[str, str]] = {
+    "cost": ("epmgr.cli.cost", "cost"),
+    "create": (_ENDPOINTS, "create"),
+    "daemon": ("epmgr.cli.daemon", "daemon"),
+    "db": ("epmgr.cli.db", "db"),
+    "delete": (_ENDPOINTS, "delete"),
+    "emulator": ("epmgr.cli.emulator", "emulator"),
+    "init": ("epmgr.cli.init", "init"),
+    "list": (_ENDPOINTS, "list_"),
+    "pause": (_ENDPOINTS, "pause"),
+    "proxy": ("epmgr.cli.proxy", "proxy"),
+    "resume": (_ENDPOINTS, "resume"),
+    "scale-to-zero": (_ENDPOINTS, "scale_to_zero"),
+    "show": (_ENDPOINTS, "show"),
+    "simulate": ("epmgr.cli.simulate", "simulate"),
+    "status": ("epmgr.cli.daemon", "status"),
+    "update": (_ENDPOINTS, "update"),
+    "wait": (_ENDPOINTS, "wait"),
+}
+"""Every subcommand: its module and attribute, imported only when it runs (or ``--help`` lists it), so a command
+pays the start-up of what it uses only (``epmgr daemon --once`` does not load the proxy, the emulator or the
+fallback chain)."""
 
 
 def one_line(text: str, limit: int = 500) -> str:
@@ -40,6 +57,17 @@ class EpmgrGroup(click.Group):
     EpmgrError keeps its exit code (2 for configuration); a click usage error exits 2; anything else is a bug
     and exits 1, still on one line unless ``--debug``.
     """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, attribute = COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(module), attribute)
+            assert isinstance(command, click.Command) and command.name == cmd_name, cmd_name
+            self.add_command(command)
+        return self.commands.get(cmd_name)
 
     def make_context(
         self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
@@ -95,18 +123,6 @@ def cli(
         epmgr --db /tmp/ledger.db --json db current
     """
     ctx.obj = AppContext(config_path=config_path, db_url=db_url, namespace=namespace, json=as_json)
-
-
-cli.add_command(cost)
-cli.add_command(db)
-cli.add_command(emulator)
-cli.add_command(proxy)
-cli.add_command(daemon)
-cli.add_command(status)
-cli.add_command(simulate)
-cli.add_command(init)
-for command in ENDPOINT_COMMANDS:
-    cli.add_command(command)
 
 
 def main() -> None:

@@ -153,17 +153,17 @@ class ManagementRoutes:
             if tags := query.get("tags"):
                 wanted = set(tags.split(","))
                 found = [e for e in found if wanted <= set(e.config.get("tags") or [])]
-            items = [endpoint_json(e, _base_url(request)) for e in found]
-        try:
-            offset = int(query.get("cursor", "0"))
-            limit = int(query["limit"]) if "limit" in query else self.state.behaviour.list_page_size
-        except ValueError:
-            raise ApiError(400, "cursor and limit must be integers") from None
-        if offset < 0 or (limit is not None and limit < 1):
-            raise ApiError(400, "cursor must be >= 0 and limit >= 1")
-        page = items[offset:] if limit is None else items[offset : offset + limit]
+            try:
+                offset = int(query.get("cursor", "0"))
+                limit = int(query["limit"]) if "limit" in query else self.state.behaviour.list_page_size
+            except ValueError:
+                raise ApiError(400, "cursor and limit must be integers") from None
+            if offset < 0 or (limit is not None and limit < 1):
+                raise ApiError(400, "cursor must be >= 0 and limit >= 1")
+            shown = found[offset:] if limit is None else found[offset : offset + limit]
+            page = [endpoint_json(e, _base_url(request)) for e in shown]  # only the page is rendered
         body: dict[str, Any] = {"items": page}
-        if limit is not None and offset + limit < len(items):
+        if limit is not None and offset + limit < len(found):
             body["nextCursor"] = str(offset + limit)
         return JSONResponse(body)
 

@@ -1,19 +1,20 @@
-"""The ledger's plumbing shared by its parts: transactions, error translation, endpoint ids."""
+"""The ledger's plumbing shared by its parts: transactions, error translation, endpoint ids, row conversions."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, insert, select
+from sqlalchemy import Connection, Engine, Row, Select, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import InstrumentedAttribute
 
-from epmgr.domain.model import EndpointRef
+from epmgr.domain.model import ChangeSource, EndpointRecord, EndpointRef, EndpointState, Instance, StateChange
 from epmgr.errors import LedgerError
-from epmgr.ledger.schema import EndpointRow
+from epmgr.ledger.schema import EndpointRow, StateChangeRow
 
 # The endpoint's identity, joined onto rows of the other tables.
 REF_COLUMNS = (EndpointRow.namespace.label("ep_namespace"), EndpointRow.name.label("ep_name"))
@@ -34,6 +35,76 @@ def scoped(
     if until is not None:
         query = query.where(at < until)
     return query
+
+
+IN_FLIGHT_STALE_AFTER = timedelta(hours=1)
+"""A request still "in flight" after this long is taken as abandoned (its client crashed) and stops counting as
+activity that protects the endpoint."""
+
+
+def instance_columns(instance: Instance | None) -> dict[str, str | None]:
+    if instance is None:
+        return dict.fromkeys(("vendor", "region", "accelerator", "instance_type", "instance_size"))
+    return {
+        "vendor": instance.vendor,
+        "region": instance.region,
+        "accelerator": instance.accelerator,
+        "instance_type": instance.instance_type,
+        "instance_size": instance.instance_size,
+    }
+
+
+def instance_of(row: Row[Any]) -> Instance | None:
+    if row.vendor is None or row.instance_type is None:
+        return None
+    return Instance(
+        vendor=row.vendor,
+        region=row.region or "",
+        accelerator=row.accelerator or "",
+        instance_type=row.instance_type,
+        instance_size=row.instance_size or "",
+    )
+
+
+def state_change_of(row: Row[Any]) -> StateChange:
+    return StateChange(
+        ref=EndpointRef(row.ep_namespace, row.ep_name),
+        from_state=EndpointState.parse(row.from_state) if row.from_state else None,
+        to_state=EndpointState.parse(row.to_state),
+        observed_at=row.observed_at,
+        source=ChangeSource(row.source),
+        replicas=row.replicas,
+        instance=instance_of(row),
+        price_per_hour=Decimal(row.price_per_hour) if row.price_per_hour is not None else None,
+        id=row.id,
+    )
+
+
+def endpoint_record_of(r: Row[Any]) -> EndpointRecord:
+    return EndpointRecord(
+        ref=EndpointRef(r.namespace, r.name),
+        instance=instance_of(r),
+        price_per_hour=r.price_per_hour,
+        managed=r.managed,
+        policy=r.policy,
+        first_seen_at=r.first_seen_at,
+        last_seen_at=r.last_seen_at,
+    )
+
+
+def insert_change(conn: Connection, endpoint_id: int, change: StateChange) -> int:
+    """Insert one state change of the endpoint with id ``endpoint_id``; its id."""
+    values = {
+        "endpoint_id": endpoint_id,
+        "from_state": change.from_state.value if change.from_state else None,
+        "to_state": change.to_state.value,
+        "observed_at": change.observed_at,
+        "source": change.source.value,
+        "replicas": change.replicas,
+        "price_per_hour": change.price_per_hour,
+        **instance_columns(change.instance),
+    }
+    return int(conn.execute(insert(StateChangeRow).values(**values).returning(StateChangeRow.id)).scalar_one())
 
 
 def describe(exc: SQLAlchemyError) -> str:

@@ -7,15 +7,20 @@ application's and is refused untouched; a revision this epmgr does not know was 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import SQLAlchemyError
 
 import epmgr
 from epmgr.errors import ConfigError, SchemaTooNew
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+HEAD = "0005"
+"""The newest revision in ``migrations/versions`` (a test checks it against alembic's own head): a ledger stamped
+with it is opened without loading alembic or reading the migration scripts."""
 
 # Tables every epmgr ledger has had since its first revision: with an unknown revision they mean a newer epmgr.
 _EPMGR_TABLES = {"endpoints", "requests", "state_changes", "actions", "leases"}
@@ -35,13 +40,17 @@ def script_location() -> Path:
 
 
 def alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(script_location()))
     return config
 
 
 def head() -> str:
-    """The newest revision this epmgr knows."""
+    """The newest revision this epmgr knows (from the migration scripts)."""
+    from alembic.script import ScriptDirectory
+
     revision = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert revision is not None
     return revision
@@ -49,11 +58,15 @@ def head() -> str:
 
 def known() -> set[str]:
     """Every revision this epmgr knows."""
+    from alembic.script import ScriptDirectory
+
     return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
 
 
 def stored(engine: Engine) -> tuple[str | None, set[str]]:
     """The revision stamped in the database (None if none) and the names of its tables, as they are."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         revision = MigrationContext.configure(connection).get_current_revision()
         tables = set(inspect(connection).get_table_names())
@@ -90,14 +103,27 @@ def redact(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
+def at_head(engine: Engine) -> bool:
+    """Whether the database is stamped with :data:`HEAD` (one query; False when it has no revision table)."""
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
+    except SQLAlchemyError:
+        return False
+
+
 def upgrade(engine: Engine, revision: str = "head") -> str | None:
     """Upgrade the ledger to ``revision``; safe when several processes do it at once.
 
     Returns:
         The revision the database is at afterwards.
     """
+    if revision == "head" and at_head(engine):
+        return HEAD
     if revision == "head" and current(engine) == head():
         return head()
+    from alembic import command
+
     options = {"sqlite_begin": "IMMEDIATE"}  # serialises concurrent upgrades on SQLite
     with engine.connect().execution_options(**options) as connection, connection.begin():
         if connection.dialect.name == "postgresql":

@@ -7,9 +7,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import Row, func, insert, select, type_coerce, update
+from sqlalchemy import func, insert, select, type_coerce, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -19,26 +18,32 @@ from epmgr.domain.model import (
     EndpointRecord,
     EndpointRef,
     EndpointSnapshot,
-    EndpointState,
     Instance,
     PriceRecord,
     RequestRecord,
     StateChange,
 )
+from epmgr.domain.observation import change_for
 from epmgr.errors import LedgerError, SchemaOutdated
 from epmgr.ledger import migrate
 from epmgr.ledger.audit import Audit
-from epmgr.ledger.base import REF_COLUMNS, describe, scoped
+from epmgr.ledger.base import (
+    IN_FLIGHT_STALE_AFTER,
+    REF_COLUMNS,
+    describe,
+    endpoint_record_of,
+    insert_change,
+    instance_columns,
+    scoped,
+    state_change_of,
+)
 from epmgr.ledger.engine import make_engine, normalize_url
+from epmgr.ledger.fleet import Fleet
 from epmgr.ledger.holds import Holds
 from epmgr.ledger.ingest import Ingest, RequestFinish
 from epmgr.ledger.leases import Leases
 from epmgr.ledger.schema import EndpointRow, PriceRow, RequestRow, StateChangeRow
 from epmgr.ledger.types import UTCDateTime
-
-# A request still "in flight" after this long is taken as abandoned (its client crashed) and stops
-# counting as activity that protects the endpoint.
-IN_FLIGHT_STALE_AFTER = timedelta(hours=1)
 
 __all__ = ["IN_FLIGHT_STALE_AFTER", "Ledger", "RequestFinish", "open_ledger", "redact_url"]
 
@@ -49,31 +54,7 @@ def _micros(delta: timedelta | None) -> int | None:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def _instance_columns(instance: Instance | None) -> dict[str, str | None]:
-    if instance is None:
-        return dict.fromkeys(("vendor", "region", "accelerator", "instance_type", "instance_size"))
-    return {
-        "vendor": instance.vendor,
-        "region": instance.region,
-        "accelerator": instance.accelerator,
-        "instance_type": instance.instance_type,
-        "instance_size": instance.instance_size,
-    }
-
-
-def _instance_of(row: Row[Any]) -> Instance | None:
-    if row.vendor is None or row.instance_type is None:
-        return None
-    return Instance(
-        vendor=row.vendor,
-        region=row.region or "",
-        accelerator=row.accelerator or "",
-        instance_type=row.instance_type,
-        instance_size=row.instance_size or "",
-    )
-
-
-class Ledger(Leases, Audit, Holds, Ingest):
+class Ledger(Leases, Audit, Holds, Ingest, Fleet):
     """Records requests, state changes, actions and leases in one database.
 
     Args:
@@ -88,7 +69,7 @@ class Ledger(Leases, Audit, Holds, Ingest):
             endpoint_id = self._endpoint_id(conn, record.ref, seen_at)
             values: dict[str, object] = {"managed": record.managed, "policy": record.policy, "last_seen_at": seen_at}
             if record.instance is not None:
-                values.update(_instance_columns(record.instance))
+                values.update(instance_columns(record.instance))
             if record.price_per_hour is not None:
                 values["price_per_hour"] = record.price_per_hour
             conn.execute(update(EndpointRow).where(EndpointRow.id == endpoint_id).values(**values))
@@ -97,7 +78,7 @@ class Ledger(Leases, Audit, Holds, Ingest):
         """Every endpoint the ledger knows, by namespace and name."""
         with self._read() as conn:
             rows = conn.execute(select(EndpointRow.__table__).order_by(EndpointRow.namespace, EndpointRow.name))
-            return [self._endpoint_record(row) for row in rows.all()]
+            return [endpoint_record_of(row) for row in rows.all()]
 
     def endpoint(self, ref: EndpointRef) -> EndpointRecord | None:
         with self._read() as conn:
@@ -105,19 +86,7 @@ class Ledger(Leases, Audit, Holds, Ingest):
                 EndpointRow.namespace == ref.namespace, EndpointRow.name == ref.name
             )
             row = conn.execute(query).first()
-            return self._endpoint_record(row) if row else None
-
-    @staticmethod
-    def _endpoint_record(r: Row[Any]) -> EndpointRecord:
-        return EndpointRecord(
-            ref=EndpointRef(r.namespace, r.name),
-            instance=_instance_of(r),
-            price_per_hour=r.price_per_hour,
-            managed=r.managed,
-            policy=r.policy,
-            first_seen_at=r.first_seen_at,
-            last_seen_at=r.last_seen_at,
-        )
+            return endpoint_record_of(row) if row else None
 
     # -- requests -----------------------------------------------------------------------------------
 
@@ -207,48 +176,20 @@ class Ledger(Leases, Audit, Holds, Ingest):
 
     def record_state_change(self, change: StateChange) -> int:
         with self._write() as conn:
-            values = {
-                "endpoint_id": self._endpoint_id(conn, change.ref, change.observed_at),
-                "from_state": change.from_state.value if change.from_state else None,
-                "to_state": change.to_state.value,
-                "observed_at": change.observed_at,
-                "source": change.source.value,
-                "replicas": change.replicas,
-                "price_per_hour": change.price_per_hour,
-                **_instance_columns(change.instance),
-            }
-            return int(conn.execute(insert(StateChangeRow).values(**values).returning(StateChangeRow.id)).scalar_one())
+            return insert_change(conn, self._endpoint_id(conn, change.ref, change.observed_at), change)
 
     def record_snapshot(
         self, snapshot: EndpointSnapshot, observed_at: datetime, source: ChangeSource = ChangeSource.OBSERVED
     ) -> StateChange | None:
-        """Record a state change if the snapshot differs from the last one (state, replicas or instance).
+        """Record a state change if the snapshot differs from the last one (state, replicas, instance or price).
 
         Returns:
             The change written, or None when nothing changed.
         """
-        last = self.last_state_change(snapshot.ref)
-        replicas = snapshot.target_replicas
-        if (
-            last is not None
-            and last.to_state == snapshot.state
-            and last.replicas == replicas
-            and last.instance == snapshot.instance
-            and (snapshot.price_per_hour is None or last.price_per_hour == snapshot.price_per_hour)
-        ):
+        change = change_for(snapshot, self.last_state_change(snapshot.ref), observed_at, source)
+        if change is None:
             return None
-        change = StateChange(
-            ref=snapshot.ref,
-            from_state=last.to_state if last else None,
-            to_state=snapshot.state,
-            observed_at=observed_at,
-            source=source,
-            replicas=replicas,
-            instance=snapshot.instance,
-            price_per_hour=snapshot.price_per_hour,
-        )
-        change_id = self.record_state_change(change)
-        return replace(change, id=change_id)
+        return replace(change, id=self.record_state_change(change))
 
     def state_changes(
         self, ref: EndpointRef | None = None, *, since: datetime | None = None, until: datetime | None = None
@@ -263,7 +204,7 @@ class Ledger(Leases, Audit, Holds, Ingest):
         )
         with self._read() as conn:
             rows = conn.execute(query.order_by(StateChangeRow.observed_at, StateChangeRow.id)).all()
-        return [self._state_change(row) for row in rows]
+        return [state_change_of(row) for row in rows]
 
     def last_state_change(self, ref: EndpointRef) -> StateChange | None:
         query = (
@@ -275,21 +216,7 @@ class Ledger(Leases, Audit, Holds, Ingest):
         )
         with self._read() as conn:
             row = conn.execute(query).first()
-        return self._state_change(row) if row else None
-
-    @staticmethod
-    def _state_change(row: Row[Any]) -> StateChange:
-        return StateChange(
-            ref=EndpointRef(row.ep_namespace, row.ep_name),
-            from_state=EndpointState.parse(row.from_state) if row.from_state else None,
-            to_state=EndpointState.parse(row.to_state),
-            observed_at=row.observed_at,
-            source=ChangeSource(row.source),
-            replicas=row.replicas,
-            instance=_instance_of(row),
-            price_per_hour=Decimal(row.price_per_hour) if row.price_per_hour is not None else None,
-            id=row.id,
-        )
+        return state_change_of(row) if row else None
 
     # -- prices -------------------------------------------------------------------------------------
 
@@ -311,7 +238,7 @@ class Ledger(Leases, Audit, Holds, Ingest):
                     "read_at": price.read_at,
                 }
                 if not conn.execute(update(PriceRow).where(*match).values(**values)).rowcount:
-                    conn.execute(insert(PriceRow).values({**_instance_columns(i), **values}))
+                    conn.execute(insert(PriceRow).values({**instance_columns(i), **values}))
 
     def prices(self) -> list[PriceRecord]:
         """Every cached price."""
@@ -349,7 +276,7 @@ def open_ledger(url: str, *, upgrade: bool = True) -> Ledger:
         try:
             if upgrade:
                 migrate.upgrade(engine)
-            elif migrate.current(engine) != migrate.head():
+            elif not migrate.at_head(engine) and migrate.current(engine) != migrate.head():
                 raise SchemaOutdated("the ledger's schema is out of date: run `epmgr db upgrade`")
         except BaseException:
             engine.dispose()

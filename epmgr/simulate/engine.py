@@ -35,7 +35,7 @@ from epmgr.domain.decide import Situation, decide
 from epmgr.domain.model import ActionKind, Activity, EndpointRef, EndpointState, Hold
 from epmgr.domain.policy import EndpointPolicy, KeepAlive
 from epmgr.domain.rules import BudgetCheck, Decision, check_budget, day_start, month_start
-from epmgr.service import AUDIT_LOOKBACK
+from epmgr.gather import AUDIT_LOOKBACK
 from epmgr.simulate.billing import Run, Stretch
 from epmgr.simulate.traces import Stream
 

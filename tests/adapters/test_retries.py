@@ -143,9 +143,10 @@ def test_pages_of_the_list_are_followed() -> None:
     second = {"items": [{**ENDPOINT_JSON, "name": "ep2"}]}
     with respx.mock() as mock:
         mock.get(f"{BASE}/v2/endpoint/ns", params={"cursor": "c2"}).respond(json=second)
-        mock.get(f"{BASE}/v2/endpoint/ns").respond(json=first)
+        listed = mock.get(f"{BASE}/v2/endpoint/ns").respond(json=first)
         names = [s.ref.name for s in mocked_api(Sleeps()).list_endpoints()]
     assert names == ["ep", "ep2"]
+    assert listed.calls[0].request.url.params["limit"] == "100"  # fewer round trips than the route's default 20
 
 
 class FakeMonotonic:

@@ -113,3 +113,7 @@ def test_an_outdated_ledger_is_refused_without_auto_upgrade(ledger_url: str) -> 
         open_ledger(ledger_url, upgrade=False)
     open_ledger(ledger_url).close()  # the default upgrades
     open_ledger(ledger_url, upgrade=False).close()
+
+
+def test_the_head_constant_is_the_newest_migration() -> None:
+    assert migrate.head() == migrate.HEAD  # a new migration must move HEAD, or ledgers at the old head would skip it
