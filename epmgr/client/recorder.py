@@ -190,10 +190,10 @@ class ActivityRecorder:
     def _write_new(self, new: list[Pending], done: list[Pending]) -> None:
         if new:
             records = []
-            for p in new:  # read each under the lock: a request may finish while we build its row
-                with self._lock:
-                    finished_at, status = p.finished_at, p.status_code
-                tokens = token_counts(p.body) if finished_at is not None else (None, None)
+            with self._lock:  # what each request has shown so far, read at once: one may finish meanwhile
+                seen = [(p.finished_at, p.status_code, p.body) for p in new]
+            for p, (finished_at, status, body) in zip(new, seen, strict=True):
+                tokens = token_counts(body) if finished_at is not None else (None, None)
                 records.append(
                     RequestRecord(
                         ref=p.ref,
