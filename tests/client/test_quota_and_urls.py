@@ -6,7 +6,8 @@ import httpx
 import pytest
 
 from epmgr.client import EndpointClient
-from epmgr.domain.model import EndpointState
+from epmgr.domain.model import ActionKind, Actor, EndpointRef, EndpointState, Outcome
+from epmgr.emulator import DEMO_USER
 from epmgr.errors import AuthError, QuotaExceeded
 from epmgr.proxy import ProxyConfig, ProxyServer
 from tests.client.world import World
@@ -27,6 +28,11 @@ def test_a_resume_refused_for_quota_raises_quota_exceeded_at_once(world: World) 
     assert "quota" in str(caught.value).lower() and "\n" not in str(caught.value)
     assert world.counts()[RESUME] == 1  # not retried until the deadline
     assert world.api.get("no-room").state == EndpointState.PAUSED
+    ledger = world.ledger()  # the one resume is audited once, failed with the refusal, and raised to the caller
+    resumes = [a for a in ledger.actions(EndpointRef(DEMO_USER, "no-room")) if a.action == ActionKind.RESUME]
+    assert [(a.outcome, a.actor) for a in resumes] == [(Outcome.FAILED, Actor.CLIENT)]
+    assert resumes[0].error is not None and "quota" in resumes[0].error.lower()
+    ledger.close()
 
 
 def test_the_proxy_answers_a_quota_refusal_with_a_clear_json_error(world: World) -> None:
