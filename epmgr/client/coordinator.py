@@ -14,16 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from epmgr.clock import Clock
-from epmgr.domain.model import (
-    ActionKind,
-    ActionRecord,
-    Actor,
-    ChangeSource,
-    EndpointRef,
-    EndpointSnapshot,
-    EndpointState,
-    Outcome,
-)
+from epmgr.domain.model import ActionKind, Actor, ChangeSource, EndpointRef, EndpointSnapshot, EndpointState
 from epmgr.ports import EndpointsAPI
 
 if TYPE_CHECKING:  # SQLAlchemy is imported only when a ledger is used
@@ -149,6 +140,7 @@ class LedgerCoordinator:
 
     def resume(self, api: EndpointsAPI, name: str, holder: str) -> EndpointSnapshot | None:
         from epmgr.acting import LeaseLost, execute
+        from epmgr.domain.model import ActionRecord, Outcome
 
         ref = EndpointRef(api.namespace, name)
         lease = self.ledger.lease(f"wake:{ref}")
