@@ -147,7 +147,7 @@ class ManagementRoutes:
         namespace = self._authorize(request)
         query = request.query_params
         with self.state.lock:
-            found = self.state.in_namespace(namespace)
+            found = self.state.in_namespace(namespace, advance=False)  # only the page shown is brought up to date
             if search := query.get("search"):
                 found = [e for e in found if search in e.name]
             if tags := query.get("tags"):
@@ -161,6 +161,7 @@ class ManagementRoutes:
             if offset < 0 or (limit is not None and limit < 1):
                 raise ApiError(400, "cursor must be >= 0 and limit >= 1")
             shown = found[offset:] if limit is None else found[offset : offset + limit]
+            self.state.advance(shown)
             page = [endpoint_json(e, _base_url(request)) for e in shown]  # only the page is rendered
         body: dict[str, Any] = {"items": page}
         if limit is not None and offset + limit < len(found):

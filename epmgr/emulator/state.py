@@ -126,13 +126,20 @@ class EmulatorState:
             self._advance(endpoint)
             return endpoint
 
-    def in_namespace(self, namespace: str) -> list[Endpoint]:
-        """The namespace's endpoints in creation order, brought up to date."""
+    def in_namespace(self, namespace: str, *, advance: bool = True) -> list[Endpoint]:
+        """The namespace's endpoints in creation order, brought up to date (unless ``advance`` is False: the caller
+        brings up to date only those it shows, with :meth:`advance`)."""
         with self.lock:
             found = [e for (ns, _), e in self._endpoints.items() if ns == namespace]
-            for endpoint in found:
-                self._advance(endpoint)
+            if advance:
+                self.advance(found)
             return found
+
+    def advance(self, endpoints: list[Endpoint]) -> None:
+        """Bring ``endpoints`` up to date with the clock."""
+        with self.lock:
+            for endpoint in endpoints:
+                self._advance(endpoint)
 
     def by_id(self, endpoint_id: str) -> Endpoint | None:
         """The live endpoint whose URL ends in ``endpoint_id``, brought up to date."""

@@ -77,10 +77,11 @@ class Fleet(LedgerBase):
             .limit(1)
             .scalar_subquery()
         )
-        query = (
+        query = (  # per endpoint of the namespaces, its newest change's id by index, then that row by key
             select(StateChangeRow.__table__, *REF_COLUMNS)
-            .join(EndpointRow)
-            .where(StateChangeRow.id == latest_id, EndpointRow.namespace.in_({r.namespace for r in refs}))
+            .select_from(EndpointRow)
+            .join(StateChangeRow, StateChangeRow.id == latest_id)
+            .where(EndpointRow.namespace.in_({r.namespace for r in refs}))
         )
         with self._read() as conn:
             found = (state_change_of(row) for row in conn.execute(query))
