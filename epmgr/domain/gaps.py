@@ -37,8 +37,9 @@ MIN_BUCKET_TAIL = 5
 """... of which this many lasted longer than the current idleness."""
 MIN_TAIL = 3
 """Fewer gaps than this lasted longer than the current idleness: beyond the data, the break-even rule applies."""
-MIN_PERIODS = 3
-"""Periodic once this many consecutive intervals between bursts agree."""
+MIN_PERIODS = 4
+"""Periodic once this many consecutive intervals between bursts agree (three agree by chance now and then in random
+traffic, and a spurious period pre-warms for bursts that never come)."""
 PREWARM_MARGIN = timedelta(minutes=1)
 """A pre-warm starts this much earlier than one start-up plus the bursts' jitter (a daemon tick or so)."""
 
