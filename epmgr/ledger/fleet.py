@@ -7,12 +7,12 @@ Each read answers exactly what the per-endpoint method named in its docstring an
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, or_, select, type_coerce, update
+from sqlalchemy import Row, Select, bindparam, func, or_, select, type_coerce, update
 from sqlalchemy.orm import aliased
 
 from epmgr.domain.model import (
@@ -39,6 +39,8 @@ from epmgr.ledger.base import (
 from epmgr.ledger.schema import ActionRow, EndpointRow, HoldRow, RequestRow, StateChangeRow
 from epmgr.ledger.types import UTCDateTime
 
+_Keyed = TypeVar("_Keyed", StateChange, ActionRecord)
+
 
 class Fleet(LedgerBase):
     """Reads of every endpoint of a namespace at once, and one transaction for a whole list call's observations."""
@@ -58,11 +60,15 @@ class Fleet(LedgerBase):
             .where(EndpointRow.namespace == namespace)
             .order_by(StateChangeRow.endpoint_id, StateChangeRow.observed_at, StateChangeRow.id)
         )
-        found: dict[EndpointRef, list[StateChange]] = {}
+        return self._by_endpoint(query, state_change_of)
+
+    def _by_endpoint(self, query: Select[Any], record: Callable[[Row[Any]], _Keyed]) -> dict[EndpointRef, list[_Keyed]]:
+        """The rows of ``query`` (ordered by endpoint, then time) as records, grouped by endpoint."""
+        found: dict[EndpointRef, list[_Keyed]] = {}
         with self._read() as conn:
             for row in conn.execute(query):
-                change = state_change_of(row)
-                found.setdefault(change.ref, []).append(change)
+                item = record(row)
+                found.setdefault(item.ref, []).append(item)
         return found
 
     def last_changes(self, refs: Collection[EndpointRef]) -> dict[EndpointRef, StateChange]:
@@ -95,12 +101,7 @@ class Fleet(LedgerBase):
             .where(EndpointRow.namespace == namespace, ActionRow.requested_at >= since)
             .order_by(ActionRow.endpoint_id, ActionRow.requested_at, ActionRow.id)
         )
-        found: dict[EndpointRef, list[ActionRecord]] = {}
-        with self._read() as conn:
-            for row in conn.execute(query):
-                action = _action_record(row)
-                found.setdefault(action.ref, []).append(action)
-        return found
+        return self._by_endpoint(query, _action_record)
 
     def created_in(self, namespace: str) -> set[EndpointRef]:
         """The endpoints of ``namespace`` with a successful ``create`` in their audit log (any time)."""
