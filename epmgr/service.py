@@ -10,15 +10,13 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from epmgr import cron
 from epmgr.acting import LeaseLost, act, log_decision, reconcile_unfinished
 from epmgr.clock import Clock
 from epmgr.config import Settings
-from epmgr.domain.adaptive import GapHistory
 from epmgr.domain.decide import Situation, decide
 from epmgr.domain.history import AuditFacts, created_by_epmgr, read_audit
 from epmgr.domain.model import (
@@ -44,6 +42,7 @@ from epmgr.domain.rules import (
 )
 from epmgr.errors import EpmgrError
 from epmgr.gather import Seen, gather, namespace_checks, namespaces
+from epmgr.learned_gaps import LearnedGaps
 from epmgr.ledger import Ledger
 from epmgr.ports import EndpointsAPI
 from epmgr.pricing import PriceBook
@@ -54,10 +53,6 @@ log = logging.getLogger("epmgr.service")
 ApiFor = Callable[[str | None], EndpointsAPI]
 """Builds the API of one namespace (None: the token's own user)."""
 
-HISTORY_LOOKBACK = timedelta(days=28)
-"""How far back the adaptive keep-alive's first look at an endpoint's requests goes."""
-LATE_RECORDS = timedelta(minutes=10)
-"""Requests recorded up to this long after they started (batched or queued writes) still reach the learned gaps."""
 _IDLE_POLICIES = frozenset({"idle", "keepalive"})
 _IDLE_ACTIONS = frozenset({ActionKind.PAUSE, ActionKind.SCALE_TO_ZERO})
 
@@ -124,7 +119,7 @@ class Reconciler:
         self.plan_only = plan_only
         self._apis: dict[str | None, EndpointsAPI] = {}
         self._last_skip: dict[EndpointRef, tuple[str, str, str]] = {}
-        self._gaps: dict[EndpointRef, tuple[datetime, GapHistory]] = {}
+        self._gaps = LearnedGaps(ledger)
         self._created: dict[str, set[EndpointRef]] = {}  # per namespace: endpoints epmgr created (read once)
         self._warned: set[tuple[EndpointRef, str, datetime]] = set()
         self._unseen = UnseenTraffic(ledger)
@@ -155,7 +150,7 @@ class Reconciler:
             if seen is None:
                 continue
             ns_budgets = namespace_checks(self.settings, seen, now)
-            self._learn(namespace, seen, now)
+            self._gaps.learn(seen, now)
             done: list[EndpointReport] = []
             for item in seen:
                 if (stop is not None and stop.is_set()) or self._lease_lost:
@@ -267,7 +262,7 @@ class Reconciler:
         facts: AuditFacts = read_audit(recent, budget_period_start=period_start)
         adaptive = policy.keep_alive == KeepAlive.ADAPTIVE
         return Situation(
-            gaps=self._gaps[ref][1] if adaptive else None,
+            gaps=self._gaps[ref] if adaptive else None,
             price_per_hour=item.price if adaptive else None,
             cold_start=item.cold_start,
             keepalive_handled_at=facts.keepalive_handled_at,
@@ -296,29 +291,6 @@ class Reconciler:
         if since is None:
             return 0
         return self._unseen.import_unseen(self.api(namespace), ref, since, now) or 0
-
-    def _learn(self, namespace: str | None, seen: Sequence[Seen], now: datetime) -> None:
-        """Feed each adaptive endpoint's learned gaps, kept between ticks, the requests that started after the last
-        one it learned (one query per distinct start: the first tick reads the last :data:`HISTORY_LOOKBACK`; later
-        ticks re-read :data:`LATE_RECORDS` before the last tick, for requests recorded after it that started before
-        it)."""
-        starts: dict[datetime, dict[EndpointRef, datetime]] = {}
-        for item in seen:
-            policy, ref = item.policy, item.snapshot.ref
-            if not (policy.acts and policy.keep_alive == KeepAlive.ADAPTIVE):
-                continue
-            if ref not in self._gaps:
-                tz: tzinfo = ZoneInfo(policy.schedule.tz) if policy.schedule is not None else timezone.utc
-                self._gaps[ref] = (now - HISTORY_LOOKBACK + LATE_RECORDS, GapHistory(tz))
-            since = self._gaps[ref][0] - LATE_RECORDS
-            starts.setdefault(since, {})[ref] = since
-        for group in starts.values():
-            for ref, times in self.ledger.request_starts_in(namespace or "", group, now).items():
-                history = self._gaps[ref][1]
-                for started in times:
-                    if history.last is None or started > history.last:
-                        history.add(started)
-                self._gaps[ref] = (now, history)
 
     # -- act ----------------------------------------------------------------------------------------------------------
 
