@@ -23,6 +23,9 @@ BEFORE = 15
 """A comparable day was busy at the same time when it had a request in the last this many minutes before it."""
 BUSY_MINUTES = 2
 """... in at least this many distinct minutes."""
+CHANCE = 0.05
+"""After a lone request, the quiet days must be unlikely by chance: at most this probability that as many windows
+as long, at random minutes of the same days, are all quiet."""
 _DAY = 1440
 
 
@@ -83,8 +86,9 @@ class DayMap:
         """Evidence that nothing comes from ``now`` to ``until`` minutes after ``last`` (the last request): at least
         :data:`MIN_DAYS` of the last :data:`COMPARE` comparable days (weekdays or weekend days, as ``last``) were busy
         in the :data:`BEFORE` minutes up to ``last``'s time and none had a request in that window; None otherwise.
-        ``lone`` (the last request was alone in its hour): every comparable day counts, busy or not, and
-        :data:`MIN_QUIET_DAYS` are needed."""
+        ``lone`` (the last request was alone in its hour): every comparable day counts, busy or not,
+        :data:`MIN_QUIET_DAYS` are needed, and so many quiet windows must be unlikely by chance on those days
+        (:data:`CHANCE`: a few busy hours a day leave most windows quiet, and a lone request there starts a session)."""
         start, now_local = last.astimezone(self.tz), now.astimezone(self.tz)
         today, weekend = start.date(), start.weekday() >= 5
         at = start.hour * 60 + start.minute
@@ -94,7 +98,7 @@ class DayMap:
             return None
         bits = dict(self._days)
         busy_mask = ((1 << (BEFORE + 1)) - 1) << max(at - BEFORE, 0)
-        days = read = 0
+        days = read = quiet_minutes = 0
         for day, day_bits in reversed(self._days):
             if day >= today or (day.weekday() >= 5) != weekend:
                 continue
@@ -103,9 +107,12 @@ class DayMap:
                 if _window(day_bits, bits.get(day + timedelta(days=1), 0), first, end):
                     return None
                 days += 1
+                quiet_minutes += _quiet_starts(day_bits, end - first + 1) if lone else 0
             if read >= COMPARE:
                 break
         if days < (MIN_QUIET_DAYS if lone else MIN_DAYS):
+            return None
+        if lone and (quiet_minutes / (days * _DAY)) ** days > CHANCE:  # quiet windows are common on those days
             return None
         busy_from = None if lone else _hhmm(max(at - BEFORE, 0))
         return Quiet(days, weekend, busy_from, _hhmm(at), _hhmm(first), _hhmm(end))
@@ -119,3 +126,13 @@ def _window(day_bits: int, next_bits: int, first: int, end: int) -> bool:
         low = max(first, _DAY) - _DAY
         return bool(next_bits >> low & ((1 << (end - _DAY - low + 1)) - 1))
     return False
+
+
+def _quiet_starts(day_bits: int, length: int) -> int:
+    """How many minutes of a day begin a window of ``length`` minutes without a request (within the day)."""
+    busy, span = day_bits, 1
+    while span < length:  # busy: some request in [m, m + span), doubling the span up to the window's length
+        step = min(span, length - span)
+        busy |= busy >> step
+        span += step
+    return _DAY - (busy & ((1 << _DAY) - 1)).bit_count()

@@ -82,6 +82,35 @@ def test_the_window_past_midnight_reads_the_next_day() -> None:
     assert days.quiet_after(last, last + 2 * M, 30) is None  # ... to 00:19: the 00:05 request
 
 
+@pytest.mark.parametrize(
+    ("busy_hours", "stops"),
+    [
+        # A service's night: busy 08:00-20:00 every weekday, a lone request at 02:00. On those 5 weekdays a window
+        # of 29 quiet minutes begins at about half the minutes: 0.48^5 = 3 % <= 5 %, the quiet is not chance: stop.
+        (range(8, 20), True),
+        # A developer's two hours a day: such a window begins at 90 % of the minutes (0.9^5 = 59 %): the same quiet
+        # nights are no evidence after a lone request, which is then usually the start of a session.
+        (range(14, 16), False),
+    ],
+)
+def test_after_a_lone_request_the_quiet_days_must_not_be_chance(busy_hours: range, stops: bool) -> None:
+    days = DayMap()
+    for k in range(7):
+        day = T0 + timedelta(days=k)
+        if day.weekday() < 5:
+            for hour in busy_hours:
+                for minute in range(0, 60, 3):
+                    days.mark(day + timedelta(hours=hour, minutes=minute))
+    lone = T0 + timedelta(days=7, hours=2)  # the next Monday, 02:00
+    days.mark(lone)
+    quiet = days.quiet_after(lone, lone + 2 * M, 30, lone=True)
+    assert (quiet is not None) == stops
+    if quiet is not None:
+        assert quiet.describe() == (
+            "a lone request at 02:00; on each of the last 5 weekdays, nothing came at 02:02-02:30"
+        )
+
+
 def test_the_day_map_is_bounded() -> None:
     days = DayMap()
     for k in range(3 * DAYS):
