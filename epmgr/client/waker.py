@@ -9,6 +9,7 @@ share one through the :class:`~epmgr.client.coordinator.WakeCoordinator`'s lease
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import socket
@@ -25,7 +26,7 @@ import httpx
 from epmgr.client.coordinator import InProcessCoordinator, LedgerCoordinator, WakeCoordinator
 from epmgr.clock import Clock, SystemClock
 from epmgr.domain.model import Actor, EndpointRef, EndpointSnapshot
-from epmgr.domain.wake import PollCadence
+from epmgr.domain.wake import SHOWS_URL, PollCadence
 from epmgr.domain.wakeflow import (
     SLEEPING,
     Look,
@@ -140,6 +141,7 @@ class Waker:
         self._http: httpx.Client | None = None
         self._wakes: dict[int, asyncio.Future[Ready]] = {}
         self.resume_calls = 0  # made by this waker (tests, metrics)
+        self._url_asked: str | None = None  # the last wake (holder) that asked the API for the URL as a follower
 
     @property
     def name(self) -> str:
@@ -168,7 +170,11 @@ class Waker:
         now = self.clock.now()
         if not self.coordinator.lead(self.ref, holder, now):
             state = self.coordinator.last_state(self.ref)
-            return None if state is None else Seen(state, self.url, self.health_route, leader=False)
+            if state is None:
+                return None
+            if self.url is None and state in SHOWS_URL and (step.ask_api or self._url_asked != holder):
+                self._follower_url(holder)  # where to probe: the leader publishes states, not the URL
+            return Seen(state, self.url, self.health_route, leader=False)
         if not step.ask_api:
             return None
         try:
@@ -179,6 +185,15 @@ class Waker:
         self.learn(snapshot)
         budget = self.coordinator.budget(self.ref, now) if snapshot.state in SLEEPING else None
         return Seen(snapshot.state, snapshot.url, snapshot.health_route, snapshot.message, True, budget)
+
+    def _follower_url(self, holder: str) -> None:
+        """A follower of a wake that never saw the endpoint running asks the API for its URL: at once when the
+        leader publishes a state that shows one, then at the API's turns (else it could probe nothing and would
+        wait for the lease, one process after another)."""
+        assert self.ref is not None and self.api is not None
+        self._url_asked = holder
+        with contextlib.suppress(ApiUnavailable):  # no news: asked again at the API's next turn
+            self.learn(self.api.get(self.ref.name))
 
     def _resume(self, holder: str) -> Seen | None:
         assert self.ref is not None and self.api is not None
