@@ -4,6 +4,7 @@ MODULES = (
     "benchmarks.ledger_ingest",
     "benchmarks.client_recording",
     "benchmarks.hf_seam",
+    "benchmarks.wake_crowd",
     "benchmarks.proxy_speed",
     "benchmarks.fleet_scale",
     "benchmarks.simulator_speed",

@@ -52,7 +52,7 @@ def test_render_replaces_only_marked_blocks_of_benchmarks_with_results() -> None
 
 def test_quick_run_writes_one_json_result_each_and_leaves_the_doc(tmp_path: Path) -> None:
     doc = (ROOT / "docs" / "benchmarks.md").read_text()
-    names = ["cost_spend", "simulator_speed", "ledger_ingest"]
+    names = ["cost_spend", "simulator_speed", "ledger_ingest", "wake_crowd"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("EPMGR_")}
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--only", *names, "--out", str(tmp_path)],
@@ -64,6 +64,8 @@ def test_quick_run_writes_one_json_result_each_and_leaves_the_doc(tmp_path: Path
         assert result["name"] == name and result["quick"] is True and result["figures"]
     ingest = json.loads((tmp_path / "ledger_ingest.json").read_text())["figures"]["sqlite"]
     assert ingest["one_bulk"] > 0 and ingest["eight_bulk"] > 0
+    crowd = json.loads((tmp_path / "wake_crowd.json").read_text())["figures"]["median"]
+    assert crowd["resume_calls"] == 1 and crowd["ok"] == crowd["answers"] == 8 and crowd["last_s"] > 0
     assert (ROOT / "docs" / "benchmarks.md").read_text() == doc
 
 
