@@ -15,9 +15,11 @@ silently: one warning when the ledger fails, then at most one a minute, one when
 from __future__ import annotations
 
 import atexit
+import gzip
 import json
 import logging
 import threading
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -253,6 +255,7 @@ def token_counts(body: bytes | None) -> tuple[int | None, int | None]:
 
     For a stream, ``body`` is its tail: the last event carrying ``usage`` or ``details`` counts.
     """
+    body = _decoded(body)
     if not body:
         return None, None
     for chunk in reversed(body.split(b"\n")):
@@ -278,6 +281,21 @@ def token_counts(body: bytes | None) -> tuple[int | None, int | None]:
                 details.get("generated_tokens")
             )
     return None, None
+
+
+def _decoded(body: bytes | None) -> bytes | None:
+    """``body`` as the server wrote it: a gzip or zlib answer (kept as it came off the wire) decompressed; None when
+    it cannot be (a compressed stream's tail, or an encoding without a signature such as brotli)."""
+    if not body or body[:1] in (b"{", b"[", b"d"):  # JSON, or an event stream's "data:": the common case
+        return body
+    try:
+        if body.startswith(b"\x1f\x8b"):
+            return gzip.decompress(body)
+        if body[:1] == b"\x78":
+            return zlib.decompress(body)
+    except (OSError, EOFError, zlib.error):
+        return None
+    return body
 
 
 def _int(value: object) -> int | None:

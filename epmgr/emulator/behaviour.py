@@ -12,6 +12,7 @@ QUOTA_STATUSES = (400, 402, 403, 409, 429)
 WHILE_UPDATING = ("503", "serve")
 DELETED_URL = ("503", "404")
 REDACTED_UPDATE = ("overwrite", "keep")
+COMPRESS = ("gzip", "off")
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class Behaviour:
         redacted_update: A PUT that sends back the redaction placeholder of a secret or registry password:
             ``"overwrite"`` stores the placeholder (what huggingface_hub's comments say the real API does), ``"keep"``
             keeps the stored value.
+        compress: An endpoint's whole (not streamed) answers to a request that accepts gzip: ``"gzip"``
+            compressed (as a gateway in front of the model server may do), ``"off"`` as the server wrote them.
     """
 
     list_page_size: int | None = 20
@@ -36,6 +39,7 @@ class Behaviour:
     while_updating: str = "503"
     deleted_url: str = "503"
     redacted_update: str = "overwrite"
+    compress: str = "gzip"
 
     def __post_init__(self) -> None:
         if self.list_page_size is not None and (not isinstance(self.list_page_size, int) or self.list_page_size < 1):
@@ -45,6 +49,7 @@ class Behaviour:
             ("while_updating", WHILE_UPDATING),
             ("deleted_url", DELETED_URL),
             ("redacted_update", REDACTED_UPDATE),
+            ("compress", COMPRESS),
         ):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(map(str, allowed))}")

@@ -11,7 +11,7 @@ import re
 import click
 
 from epmgr.emulator import DEMO_USER, EmulatorTimings, FaultConfig, serve
-from epmgr.emulator.behaviour import DELETED_URL, QUOTA_STATUSES, REDACTED_UPDATE, WHILE_UPDATING, Behaviour
+from epmgr.emulator.behaviour import COMPRESS, DELETED_URL, QUOTA_STATUSES, REDACTED_UPDATE, WHILE_UPDATING, Behaviour
 from epmgr.emulator.faults import FAULT_KINDS
 from epmgr.emulator.quota import DEFAULT_CPU_QUOTA, DEFAULT_GPU_QUOTA, QuotaKey, Quotas, parse_key
 from epmgr.emulator.server import DEFAULT_HOST, DEFAULT_PORT, bind_host
@@ -121,6 +121,8 @@ def emulator() -> None:
 @click.option("--redacted-update", default="overwrite", show_default=True, type=click.Choice(REDACTED_UPDATE),
               help="A PUT sending back a redacted secret stores the placeholder, or keeps the secret "
               "(assumed).")  # fmt: skip
+@click.option("--compress", default="gzip", show_default=True, type=click.Choice(COMPRESS),
+              help="Whole endpoint answers gzip-compressed for clients accepting it, or never (assumed).")  # fmt: skip
 @click.option("--quiet", is_flag=True, help="No access log on stderr.")
 def serve_command(
     host: str | None,
@@ -147,6 +149,7 @@ def serve_command(
     while_updating: str,
     deleted_url: str,
     redacted_update: str,
+    compress: str,
     quiet: bool,
 ) -> None:
     """Serve the emulator until Ctrl+C: the management API under /v2, the Hub routes under /api, each endpoint
@@ -170,7 +173,7 @@ def serve_command(
     quotas = Quotas(quota_limits, gpu=gpu_quota, cpu=cpu_quota)
     behaviour = Behaviour(list_page_size=list_page_size or None, quota_status=int(quota_status),
                           while_updating=while_updating, deleted_url=deleted_url,
-                          redacted_update=redacted_update)  # fmt: skip
+                          redacted_update=redacted_update, compress=compress)  # fmt: skip
     shown = f"[{bind}]" if ":" in bind else bind
     auth = f"{len(tokens)} token(s) from --token" if tokens else "the demo token (see docs/emulator.md)"
     click.echo(f"epmgr emulator: http://{shown}:{port} (management API: http://{shown}:{port}/v2)", err=True)

@@ -19,6 +19,7 @@ What ``updating`` and a deleted endpoint answer are switches (:class:`~epmgr.emu
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -44,6 +45,17 @@ class _Unavailable(Exception):
 
     def __init__(self, response: Response) -> None:
         self.response = response
+
+
+def _compressed(request: Request, response: Response) -> Response:
+    """A whole answer gzip-compressed when the request accepts it (streams are left as they are)."""
+    accepted = {part.split(";")[0].strip() for part in request.headers.get("accept-encoding", "").split(",")}
+    if isinstance(response, StreamingResponse) or "gzip" not in accepted or not response.body:
+        return response
+    dropped = {"content-length", "content-encoding"}
+    headers = {k: v for k, v in response.headers.items() if k.lower() not in dropped}
+    headers.update({"content-encoding": "gzip", "vary": "Accept-Encoding"})
+    return Response(gzip.compress(bytes(response.body)), status_code=response.status_code, headers=headers)
 
 
 def _validation_error(message: str) -> _Unavailable:
@@ -167,7 +179,7 @@ class InferenceRoutes:
         except _Unavailable as unavailable:
             response = unavailable.response
         self.state.record_request(endpoint, response.status_code, inference=inference)
-        return response
+        return _compressed(request, response) if self.state.behaviour.compress == "gzip" else response
 
     # ----------------------------------------------------------- handlers
 

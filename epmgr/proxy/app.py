@@ -52,8 +52,8 @@ from epmgr.proxy import limits
 from epmgr.proxy.clients import ClientCache
 from epmgr.proxy.limits import DEFAULT_MAX_BODY, INFERENCE_METHODS, Refused
 
-_FORWARDED = ("content-type", "accept", "x-scale-up-timeout")
-_DROPPED = frozenset({"content-length", "transfer-encoding", "connection", "content-encoding"})
+_FORWARDED = ("content-type", "accept", "accept-encoding", "x-scale-up-timeout")
+_DROPPED = frozenset({"content-length", "transfer-encoding", "connection"})
 
 
 @dataclass
@@ -174,6 +174,7 @@ class Proxy:
         if not limits.under(str(client._http.build_request("GET", url).url), base):
             raise Refused(400, f"path {path!r} leaves the endpoint's URL: not forwarded")
         headers = {k: v for k, v in request.headers.items() if k.lower() in _FORWARDED}
+        headers.setdefault("accept-encoding", "identity")  # the body is relayed as it comes: in an encoding asked for
         outgoing = client._http.build_request(
             request.method, url, params=request.query_params, headers=headers, content=body
         )
@@ -190,7 +191,8 @@ class Proxy:
             await upstream.aclose()
             release()
 
-        kept = {k: v for k, v in upstream.headers.items() if k.lower() not in _DROPPED}
+        dropped = _DROPPED | {"content-encoding"} if upstream.is_stream_consumed else _DROPPED  # .content: decoded
+        kept = {k: v for k, v in upstream.headers.items() if k.lower() not in dropped}
         kept.setdefault(COLD_START_HEADER.lower(), "false")
         kept.setdefault(SERVED_BY_HEADER.lower(), "primary")
         return StreamingResponse(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -60,8 +62,11 @@ def test_budget_message_says_why_when_and_how_to_override() -> None:
         (b'{"generated_text": "x"}', (None, None)),
         (b"not json", (None, None)),
         (None, (None, None)),
+        (gzip.compress(b'{"usage": {"prompt_tokens": 3, "completion_tokens": 5}}'), (3, 5)),
+        (zlib.compress(b'[{"details": {"generated_tokens": 2, "input_length": 4}}]'), (4, 2)),
+        (gzip.compress(b'{"usage": {"prompt_tokens": 3, "completion_tokens": 5}}' * 9)[20:], (None, None)),
     ],
-    ids=["openai", "tgi-details", "tgi-stream", "no-counts", "garbage", "none"],
+    ids=["openai", "tgi-details", "tgi-stream", "no-counts", "garbage", "none", "gzip", "deflate", "gzip-tail"],
 )
 def test_token_counts(body: bytes | None, tokens: tuple[int | None, int | None]) -> None:
     assert token_counts(body) == tokens

@@ -216,6 +216,21 @@ def test_inference_while_updating_is_a_switch(
     assert InferenceClient(endpoint.url, provider="hf-inference").health_check() is (status == 200)
 
 
+@pytest.mark.parametrize("switch", ["gzip", "off"])
+def test_whole_answers_are_gzipped_for_clients_that_accept_it_unless_switched_off(
+    hf_api: HfApi, server: EmulatorServer, switch: str
+) -> None:
+    put(server, "behaviour", {"compress": switch})
+    endpoint = settle(create(hf_api))
+    assert endpoint.url is not None
+    asked = httpx.post(endpoint.url, json={"inputs": "hi"}, headers={**AUTH, "Accept-Encoding": "gzip"})
+    assert asked.headers.get("content-encoding") == ("gzip" if switch == "gzip" else None)
+    assert asked.json() == [{"generated_text": "echo: hi"}]  # httpx undoes the encoding
+    plain = httpx.post(endpoint.url, json={"inputs": "hi"}, headers={**AUTH, "Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert endpoint.client.text_generation("hi") == "echo: hi"  # huggingface_hub's own client either way
+
+
 def test_a_deleted_endpoint_url_answers_503_to_the_inference_client(hf_api: HfApi) -> None:
     endpoint = settle(create(hf_api))
     client = endpoint.client

@@ -123,7 +123,7 @@ def test_serve_maps_quotas_and_switches(monkeypatch: pytest.MonkeyPatch) -> None
         monkeypatch,
         *("--gpu-quota", "2", "--quota", "aws/us-east-1/nvidia-t4=0", "--quota", "gcp/us-east4/nvidia-l4=8"),
         *("--quota-status", "403", "--list-page-size", "0", "--while-updating", "serve", "--deleted-url", "404"),
-        *("--redacted-update", "keep", "--org-no-billing", "broke"),
+        *("--redacted-update", "keep", "--compress", "off", "--org-no-billing", "broke"),
     )
     assert result.exit_code == 0, result.output
     assert seen["quotas"].to_json() == {
@@ -132,7 +132,12 @@ def test_serve_maps_quotas_and_switches(monkeypatch: pytest.MonkeyPatch) -> None
         "limits": {"aws/us-east-1/nvidia-t4": 0, "gcp/us-east4/nvidia-l4": 8},
     }
     assert seen["behaviour"] == Behaviour(
-        list_page_size=None, quota_status=403, while_updating="serve", deleted_url="404", redacted_update="keep"
+        list_page_size=None,
+        quota_status=403,
+        while_updating="serve",
+        deleted_url="404",
+        redacted_update="keep",
+        compress="off",
     )
     assert seen["unbilled_orgs"] == ("broke",)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
+import json
+
 import httpx
 import openai
 import pytest
@@ -67,3 +70,19 @@ def test_an_api_key_is_required_off_loopback_and_checked(world: World) -> None:
             f"{proxy.url}/px-key/generate", json={"inputs": "x"}, headers={"Authorization": "Bearer sesame"}
         )
         assert ok.json() == {"generated_text": "echo: x"}
+
+
+def test_answers_keep_the_encoding_the_client_asked_for(world: World) -> None:
+    world.create("px-gzip", EndpointState.RUNNING)  # the emulator gzips whole answers when asked (its default)
+    with ProxyServer(ProxyConfig()) as proxy:
+        asked = httpx.post(f"{proxy.url}/px-gzip/generate", json={"inputs": "zip"}, timeout=30)
+        assert asked.headers["content-encoding"] == "gzip" and asked.json() == {"generated_text": "echo: zip"}
+        host, port = proxy.url.removeprefix("http://").rsplit(":", 1)
+        plain = http.client.HTTPConnection(host, int(port), timeout=30)  # sends no Accept-Encoding at all
+        plain.request(
+            "POST", "/px-gzip/generate", body=b'{"inputs": "raw"}', headers={"Content-Type": "application/json"}
+        )
+        answer = plain.getresponse()
+        assert answer.getheader("content-encoding") is None
+        assert json.loads(answer.read()) == {"generated_text": "echo: raw"}
+        plain.close()
