@@ -45,8 +45,6 @@ class LearnedGaps:
         for group in starts.values():
             namespace = next(iter(group)).namespace
             for ref, times in self.ledger.request_starts_in(namespace, group, now).items():
-                history = self._gaps[ref][1]
-                for started in times:
-                    if history.last is None or started > history.last:
-                        history.add(started)
+                history, last = self._gaps[ref][1], self._gaps[ref][1].last
+                history.extend([t.timestamp() for t in times if last is None or t > last])  # in bulk: in time order
                 self._gaps[ref] = (now, history)
