@@ -156,6 +156,33 @@ def execute(
     return Outcome.OK, None, snapshot, intent.lease
 
 
+def fenced_call(
+    ledger: Ledger,
+    clock: Clock,
+    record: ActionRecord,
+    call: Callable[[], EndpointSnapshot | None],
+    *,
+    lease_name: str,
+    holder: str,
+    ttl: timedelta,
+) -> EndpointSnapshot | None:
+    """:func:`execute` ``call`` if ``holder`` still holds the lease ``lease_name`` (renewed for ``ttl`` in the
+    transaction that audits it); the snapshot it answered, or None when the lease was lost and nothing was sent.
+
+    Raises:
+        EpmgrError: The call's own error, audited ``failed``.
+    """
+    lease = ledger.lease(lease_name)
+    if lease is None or lease.holder != holder:
+        return None
+    try:
+        _, _, snapshot, _ = execute(ledger, clock, record, call, lease=lease, ttl=ttl, raise_errors=True)
+    except LeaseLost:
+        return None
+    assert snapshot is not None
+    return snapshot
+
+
 def observe_result(
     ledger: Ledger, clock: Clock, ref: EndpointRef, kind: ActionKind, snapshot: EndpointSnapshot | None
 ) -> None:

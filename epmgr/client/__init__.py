@@ -7,13 +7,14 @@
 - :class:`WakeCoordinator`: the port for the wake lease and published states (:class:`LedgerCoordinator`,
   :class:`InProcessCoordinator`).
 
-A call on a paused endpoint crosses at most 7 files of epmgr between the caller and the socket, at its resume
+A call on a paused endpoint crosses at most 6 files of epmgr between the caller and the socket, at its resume
 (``tests/client/test_call_path.py`` traces every send): ``client/sync.py`` (or ``aio.py``) →
 ``client/transport.py`` (the exchange: send, "asleep", wake, send again) → ``client/waker.py`` (the driver; the flow
-in ``domain/wakeflow.py`` decides between its steps and does no I/O) → ``client/coordinator.py`` (the wake lease) →
-``acting.py`` (the one executor: the resume fenced and audited) → ``adapters/hf.py`` → ``adapters/hf_http.py`` (the
-management API). A first call by name finds the URL through ``client/context.py`` → ``adapters/hf.py``; a health
-check leaves from ``waker.py``, the request and its answer from ``transport.py``.
+in ``domain/wakeflow.py`` decides between its steps and does no I/O; the wake lease is asked of
+``client/coordinator.py`` before, and the resume call it prepares is made from here) → ``acting.py`` (the one
+executor: the resume fenced and audited) → ``adapters/hf.py`` → ``adapters/hf_http.py`` (the management API). A
+first call by name finds the URL through ``client/context.py`` → ``adapters/hf.py``; a health check leaves from
+``waker.py``, the request and its answer from ``transport.py``.
 
 Importing this package loads neither SQLAlchemy, Alembic nor click (``tests/test_architecture.py`` pins it):
 the ledger, the configuration and the HF adapter are imported by the first request that needs them.

@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -48,9 +50,10 @@ class WakeCoordinator(Protocol):
         """The reason and end of a budget hold in force on ``ref``, if any."""
         ...
 
-    def resume(self, api: EndpointsAPI, name: str, holder: str) -> EndpointSnapshot | None:
-        """Resume ``name`` (the leader, once), recording it as the port can; None: ``holder`` lost the lease and
-        nothing was sent."""
+    def resumer(self, api: EndpointsAPI, name: str, holder: str) -> Callable[[], EndpointSnapshot | None]:
+        """The resume call of ``name`` (the leader's, once), recorded as the port can. The waker makes the call, so
+        only the executor and the adapter stand between it and the socket; the call answers None when ``holder``
+        lost the lease and nothing was sent."""
         ...
 
 
@@ -75,8 +78,8 @@ class InProcessCoordinator:
     def budget(self, ref: EndpointRef, now: datetime) -> tuple[str, datetime | None] | None:
         return None
 
-    def resume(self, api: EndpointsAPI, name: str, holder: str) -> EndpointSnapshot | None:
-        return api.resume(name)
+    def resumer(self, api: EndpointsAPI, name: str, holder: str) -> Callable[[], EndpointSnapshot | None]:
+        return functools.partial(api.resume, name)
 
 
 class LedgerCoordinator:
@@ -138,21 +141,12 @@ class LedgerCoordinator:
         hold = self.ledger.active_hold(ref, now)
         return (hold.reason, hold.until) if hold is not None and hold.kind == "budget" else None
 
-    def resume(self, api: EndpointsAPI, name: str, holder: str) -> EndpointSnapshot | None:
-        from epmgr.acting import LeaseLost, execute
+    def resumer(self, api: EndpointsAPI, name: str, holder: str) -> Callable[[], EndpointSnapshot | None]:
+        from epmgr.acting import fenced_call
         from epmgr.domain.model import ActionRecord, Outcome
 
         ref = EndpointRef(api.namespace, name)
-        lease = self.ledger.lease(f"wake:{ref}")
-        if lease is None or lease.holder != holder:
-            return None
         record = ActionRecord(ref, ActionKind.RESUME, RESUME_REASON, self.actor, self.clock.now(), Outcome.STARTED)
-        try:  # the one executor: the lease checked and renewed in the transaction that audits the call
-            _, _, snapshot, _ = execute(
-                self.ledger, self.clock, record, lambda: api.resume(name), lease=lease, ttl=self.lease_ttl,
-                raise_errors=True,
-            )  # fmt: skip
-        except LeaseLost:
-            return None
-        assert snapshot is not None
-        return snapshot
+        # the one executor: the lease checked and renewed in the transaction that audits the call
+        return functools.partial(fenced_call, self.ledger, self.clock, record, functools.partial(api.resume, name),
+                                 lease_name=f"wake:{ref}", holder=holder, ttl=self.lease_ttl)  # fmt: skip

@@ -72,9 +72,9 @@ def test_the_resume_goes_through_the_one_executor_fenced_by_the_wake_lease(ledge
         assert stale.lead(ref, "a", clock.now())
         clock.advance(timedelta(seconds=31))  # a's lease expired and b took it over
         assert leader.lead(ref, "b", clock.now())
-        assert stale.resume(api, "shared", "a") is None  # fenced: nothing sent, nothing audited
+        assert stale.resumer(api, "shared", "a")() is None  # fenced: nothing sent, nothing audited
         assert api.get("shared").state == EndpointState.PAUSED and ledger.actions(ref) == []
-        resumed = leader.resume(api, "shared", "b")
+        resumed = leader.resumer(api, "shared", "b")()
         assert resumed is not None and resumed.state == EndpointState.PENDING
     [action] = ledger.actions(ref)
     assert (action.action, action.outcome, action.holder) == (ActionKind.RESUME, Outcome.OK, "b")
