@@ -146,6 +146,34 @@ def profile(env: dict[str, str], tmp: Path) -> dict[str, float]:
     return dict(sorted(shares.items(), key=lambda kv: -kv[1])[:8])
 
 
+STEADY = """
+import os, sys, time
+from epmgr.cli.daemon import api_factory
+from epmgr.clock import SystemClock
+from epmgr.config import load_settings
+from epmgr.daemon import Daemon
+from epmgr.ledger import open_ledger
+
+settings = load_settings(os.environ["EPMGR_CONFIG"], env=os.environ)
+ledger = open_ledger(settings.db_url)
+daemon = Daemon(settings, ledger, SystemClock(), api_factory(settings), listen="")
+daemon.tick()  # the first tick of a process: imports, connections, the metrics' label children
+started = time.perf_counter()
+assert daemon.tick() is not None
+print(time.perf_counter() - started)
+daemon.ledger.release_lease("daemon", daemon.holder)
+"""
+"""A running daemon's tick after its first: the lease, the tick and the metrics, without the process's start."""
+
+
+def steady(env: dict[str, str]) -> float:
+    """Seconds of a running daemon's second tick (:data:`STEADY` in its own process)."""
+    done = subprocess.run([sys.executable, "-c", STEADY], env={**os.environ, **env}, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"steady tick failed: {done.stderr[-2000:]}")
+    return float(done.stdout.split()[-1])
+
+
 def listing(env: dict[str, str], list_url: str) -> float:
     """Seconds to list the namespace through epmgr's adapter, every page, parsed (what the tick waits for the API)."""
     from epmgr.adapters.hf import HfEndpointsAPI
@@ -161,11 +189,14 @@ def measure(n: int, rounds: int, tmp: Path, with_profile: bool) -> dict[str, Any
     with fleet(tmp, n) as (env, list_url):
         base = [sys.executable, "-m", "epmgr"]
         first_tick, _ = timed(base + COMMANDS["tick"], env)
-        figures: dict[str, list[tuple[float, float]]] = {name: [] for name in [*COMMANDS, "startup", "api_list"]}
+        figures: dict[str, list[tuple[float, float]]] = {
+            name: [] for name in [*COMMANDS, "startup", "api_list", "steady_tick"]
+        }
         names = list(COMMANDS)
         for r in range(rounds):
             figures["startup"].append(timed([sys.executable, "-c", "import epmgr.cli"], env))
             figures["api_list"].append((listing(env, list_url), 0.0))
+            figures["steady_tick"].append((steady(env), 0.0))
             for name in names[r % len(names) :] + names[: r % len(names)]:
                 figures[name].append(timed(base + COMMANDS[name], env))
         out: dict[str, Any] = {"endpoints": n, "first_tick_s": first_tick, "rounds": rounds, "commit": commit()}
@@ -194,16 +225,19 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 def table(f: dict[str, Any]) -> str:
     lines = [
-        "| endpoints | daemon tick | `epmgr status` | `epmgr list` | of which: start-up / API list | first tick "
-        f"| goal < {f['goal_s']:.0f} s, < {f['goal_mb']} MB | commit |",
-        "|---|---|---|---|---|---|---|---|",
+        "| endpoints | `daemon --once` | a running daemon's tick | `epmgr status` | `epmgr list` "
+        f"| of which: start-up / API list | first tick | goal < {f['goal_s']:.0f} s, < {f['goal_mb']} MB | commit |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for n, s in f["sizes"].items():
         met = all(s[f"{c}_s"] < f["goal_s"] and s[f"{c}_mb"] < f["goal_mb"] for c in COMMANDS)
-        cells = " | ".join(f"{s[f'{c}_s']:.1f} s, {s[f'{c}_mb']:.0f} MB" for c in COMMANDS)
+        steady = s.get("steady_tick_s")
+        verdict = "met" if met else "missed" + (" (running daemon: met)" if steady and steady < f["goal_s"] else "")
+        cells = [f"{s[f'{c}_s']:.1f} s, {s[f'{c}_mb']:.0f} MB" for c in COMMANDS]
+        cells.insert(1, f"{steady:.2f} s" if steady is not None else "")
         lines.append(
-            f"| {int(n):,} | {cells} | {s['startup_s']:.2f} s / {s['api_list_s']:.2f} s | {s['first_tick_s']:.1f} s | "
-            f"{'met' if met else 'missed'} | {s['commit']} |"
+            f"| {int(n):,} | {' | '.join(cells)} | {s['startup_s']:.2f} s / {s['api_list_s']:.2f} s "
+            f"| {s['first_tick_s']:.1f} s | {verdict} | {s['commit']} |"
         )
     for n, s in f["sizes"].items():
         if "profile" in s:

@@ -27,6 +27,10 @@ from epmgr.pricing import PriceBook
 
 AUDIT_LOOKBACK = timedelta(days=8)
 """How far back the audit log is read for the last schedule decision and manual action (any weekly window)."""
+HISTORY_WINDOW = timedelta(days=35)
+"""How far back a tick reads state changes (and the one before, the state then): this month's spend is exact; the
+measured cold start is the median of those of the last 35 days, and an endpoint up for longer counts as awake
+since the window's first change."""
 
 
 def policy_for(settings: Settings, snapshot: EndpointSnapshot) -> EndpointPolicy:
@@ -81,7 +85,7 @@ def gather(api: EndpointsAPI, settings: Settings, ledger: Ledger, clock: Clock, 
     now = clock.now()
     namespace = api.namespace
     known = ledger.endpoints_in(namespace)
-    history = ledger.changes_in(namespace)
+    history = ledger.changes_in(namespace, since=now - HISTORY_WINDOW)
     last = {ref: changes[-1] for ref, changes in history.items()}
     # Longer than three ticks between two looks: the time in between is recorded as unknown, never assumed.
     # No price is stamped on the changes, so an endpoint's own price_per_hour applies when costing them.

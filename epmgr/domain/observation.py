@@ -27,11 +27,13 @@ from epmgr.domain.model import ChangeSource, EndpointRecord, EndpointSnapshot, E
 
 @dataclass(frozen=True)
 class Observation:
-    """What one look at an endpoint writes: its new state changes (in order) and its record, seen at ``seen_at``."""
+    """What one look at an endpoint writes: its new state changes (in order) and its record, seen at ``seen_at``
+    (``record_changed`` False: only ``seen_at`` is news, the record is what the ledger holds)."""
 
     changes: list[StateChange]
     record: EndpointRecord
     seen_at: datetime
+    record_changed: bool = True
 
 
 def change_time(snapshot: EndpointSnapshot, last_seen: datetime | None, now: datetime) -> datetime:
@@ -111,7 +113,12 @@ def observe(
         managed=known.managed if known else False,
         policy=known.policy if known else None,
     )
-    return Observation(written, record, now)
+    changed = (
+        known is None
+        or known.instance != record.instance
+        or (record.price_per_hour is not None and known.price_per_hour != record.price_per_hour)
+    )
+    return Observation(written, record, now, record_changed=changed)
 
 
 def gone(last: StateChange | None, now: datetime) -> StateChange | None:

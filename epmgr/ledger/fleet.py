@@ -40,6 +40,7 @@ from epmgr.ledger.schema import ActionRow, EndpointRow, HoldRow, RequestRow, Sta
 from epmgr.ledger.types import UTCDateTime
 
 _Keyed = TypeVar("_Keyed", StateChange, ActionRecord)
+_IDS_PER_STATEMENT = 10_000  # well under SQLite's 32,766 bound parameters
 
 
 class Fleet(LedgerBase):
@@ -52,15 +53,38 @@ class Fleet(LedgerBase):
             rows = conn.execute(query).all()
         return {EndpointRef(r.namespace, r.name): endpoint_record_of(r) for r in rows}
 
-    def changes_in(self, namespace: str) -> dict[EndpointRef, list[StateChange]]:
-        """What :meth:`Ledger.state_changes` answers (every change, in observation order), per endpoint."""
-        query = (
+    def changes_in(self, namespace: str, since: datetime | None = None) -> dict[EndpointRef, list[StateChange]]:
+        """What :meth:`Ledger.state_changes` answers (in observation order), per endpoint: every change, or those
+        observed at or after ``since`` and the last one before it (the state at ``since``), so a tick reads a
+        bounded window however long the ledger's history (two statements, each by index per endpoint)."""
+        window = (
             select(StateChangeRow.__table__, *REF_COLUMNS)
             .join(EndpointRow)
             .where(EndpointRow.namespace == namespace)
             .order_by(StateChangeRow.endpoint_id, StateChangeRow.observed_at, StateChangeRow.id)
         )
-        return self._by_endpoint(query, state_change_of)
+        if since is None:
+            return self._by_endpoint(window, state_change_of)
+        before = aliased(StateChangeRow)
+        at_since = (
+            select(before.id)
+            .where(before.endpoint_id == EndpointRow.id, before.observed_at < since)
+            .order_by(before.observed_at.desc(), before.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        boundary = (
+            select(StateChangeRow.__table__, *REF_COLUMNS)
+            .select_from(EndpointRow)
+            .join(StateChangeRow, StateChangeRow.id == at_since)
+            .where(EndpointRow.namespace == namespace)
+        )
+        found = self._by_endpoint(boundary, state_change_of)
+        for ref, changes in self._by_endpoint(
+            window.where(StateChangeRow.observed_at >= since), state_change_of
+        ).items():
+            found.setdefault(ref, []).extend(changes)
+        return found
 
     def _by_endpoint(self, query: Select[Any], record: Callable[[Row[Any]], _Keyed]) -> dict[EndpointRef, list[_Keyed]]:
         """The rows of ``query`` (ordered by endpoint, then time) as records, grouped by endpoint."""
@@ -225,21 +249,26 @@ class Fleet(LedgerBase):
             return written
         with self._write() as conn:
             self._known_ids(conn, {seen.record.ref.namespace for seen in observations})
-            rows = []
+            rows, updated = [], []
+            touched: dict[datetime, list[int]] = {}  # rows whose only news is when they were seen
             for seen in observations:
                 record = seen.record
                 first = seen.changes[0].observed_at if seen.changes else seen.seen_at  # a new endpoint's first record
                 endpoint_id = self._endpoint_id(conn, record.ref, first)
                 for change in seen.changes:
                     written.append(replace(change, id=insert_change(conn, endpoint_id, change)))
-                values: dict[str, Any] = {
-                    "eid": endpoint_id,
-                    "managed": record.managed,
-                    "policy": record.policy,
-                    "last_seen_at": seen.seen_at,
-                }
+                if not seen.record_changed:
+                    touched.setdefault(seen.seen_at, []).append(endpoint_id)
+                    continue
+                values = {"eid": endpoint_id, "managed": record.managed, "policy": record.policy,
+                          "last_seen_at": seen.seen_at}  # fmt: skip
                 rows.append(values)
-            _update_endpoints(conn, rows, observations)
+                updated.append(seen)
+            _update_endpoints(conn, rows, updated)
+            seen_at = update(EndpointRow).where(EndpointRow.id.in_(bindparam("ids", expanding=True)))
+            for at, ids in touched.items():
+                for start in range(0, len(ids), _IDS_PER_STATEMENT):
+                    conn.execute(seen_at.values(last_seen_at=at), {"ids": ids[start : start + _IDS_PER_STATEMENT]})
         return written
 
     def _known_ids(self, conn: Any, namespaces: Iterable[str]) -> None:
@@ -250,7 +279,7 @@ class Fleet(LedgerBase):
                 self._endpoint_ids[EndpointRef(namespace, name)] = endpoint_id
 
 
-def _update_endpoints(conn: Any, rows: list[dict[str, Any]], observations: Iterable[Observation]) -> None:
+def _update_endpoints(conn: Any, rows: list[dict[str, Any]], observations: Sequence[Observation]) -> None:
     """``last_seen_at``, managed and policy for every observed endpoint; instance and price only where the look
     showed them (as :meth:`Ledger.upsert_endpoint`): one executemany per shape."""
     batches: dict[tuple[bool, bool], list[dict[str, Any]]] = {}

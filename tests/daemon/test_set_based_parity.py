@@ -65,8 +65,15 @@ class PerEndpointLedger(Ledger):
     def endpoints_in(self, namespace: str) -> dict[EndpointRef, EndpointRecord]:
         return {ref: record for ref in self._refs(namespace) if (record := self.endpoint(ref)) is not None}
 
-    def changes_in(self, namespace: str) -> dict[EndpointRef, list[StateChange]]:
-        return {ref: changes for ref in self._refs(namespace) if (changes := self.state_changes(ref))}
+    def changes_in(self, namespace: str, since: datetime | None = None) -> dict[EndpointRef, list[StateChange]]:
+        found = {}
+        for ref in self._refs(namespace):
+            changes = self.state_changes(ref)
+            if since is not None:  # those since, and the last one before (the state then)
+                changes = [c for c in changes if c.observed_at < since][-1:] + self.state_changes(ref, since=since)
+            if changes:
+                found[ref] = changes
+        return found
 
     def last_changes(self, refs: Collection[EndpointRef]) -> dict[EndpointRef, StateChange]:
         return {ref: last for ref in refs if (last := self.last_state_change(ref)) is not None}
@@ -266,6 +273,8 @@ def test_each_set_based_read_answers_what_the_per_endpoint_reads_do(ledger_url: 
         assert ledger.endpoints_in("nobody") == {} and ledger.activity_in("nobody", T0) == {}
     assert fleet.endpoints_in(NS) == each.endpoints_in(NS)
     assert fleet.changes_in(NS) == each.changes_in(NS)
+    for start in (T0 - timedelta(days=50), T0 - timedelta(days=3), T0 - timedelta(hours=1), T0 + timedelta(days=1)):
+        assert fleet.changes_in(NS, start) == each.changes_in(NS, start)
     assert fleet.last_changes(refs) == each.last_changes(refs)
     assert fleet.actions_in(NS, T0 - timedelta(days=5)) == each.actions_in(NS, T0 - timedelta(days=5))
     assert fleet.created_in(NS) == each.created_in(NS)
