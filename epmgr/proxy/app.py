@@ -26,6 +26,7 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import unquote
 
+import httpx
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -52,8 +53,10 @@ from epmgr.proxy import limits
 from epmgr.proxy.clients import ClientCache
 from epmgr.proxy.limits import DEFAULT_MAX_BODY, INFERENCE_METHODS, Refused
 
-_FORWARDED = ("content-type", "accept", "accept-encoding", "x-scale-up-timeout")
-_DROPPED = frozenset({"content-length", "transfer-encoding", "connection"})
+_FORWARDED = frozenset({b"content-type", b"accept", b"accept-encoding", b"x-scale-up-timeout"})  # ASGI: lowercase
+_DROPPED = frozenset({b"content-length", b"transfer-encoding", b"connection"})
+_DECODED_DROPPED = _DROPPED | {b"content-encoding"}  # .content was read (and decoded) by the transport
+_DEFAULTS = ((COLD_START_HEADER.lower().encode(), b"false"), (SERVED_BY_HEADER.lower().encode(), b"primary"))
 
 
 @dataclass
@@ -168,16 +171,16 @@ class Proxy:
             release()
             return served
         client = await self.cache.get(name)
-        await asyncio.to_thread(client.parts.prepare)  # the first request: API, ledger, URL (once)
+        if not client.parts.prepared:  # the first request: API, ledger, URL (once; no thread hop after)
+            await asyncio.to_thread(client.parts.prepare)
         url = await client._url(path)
         base = client.parts.waker.url or url
-        if not limits.under(str(client._http.build_request("GET", url).url), base):
-            raise Refused(400, f"path {path!r} leaves the endpoint's URL: not forwarded")
-        headers = {k: v for k, v in request.headers.items() if k.lower() in _FORWARDED}
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"] if k in _FORWARDED}
         headers.setdefault("accept-encoding", "identity")  # the body is relayed as it comes: in an encoding asked for
-        outgoing = client._http.build_request(
-            request.method, url, params=request.query_params, headers=headers, content=body
-        )
+        params = request.query_params if request.scope.get("query_string") else None
+        outgoing = client._http.build_request(request.method, url, params=params, headers=headers, content=body)
+        if not limits.under(str(outgoing.url), base):  # the query follows the path: the same check as without it
+            raise Refused(400, f"path {path!r} leaves the endpoint's URL: not forwarded")
         upstream = await client._http.send(outgoing, stream=True)  # transport errors arrive as ApiUnavailable
 
         async def chunks() -> AsyncIterator[bytes]:
@@ -191,13 +194,7 @@ class Proxy:
             await upstream.aclose()
             release()
 
-        dropped = _DROPPED | {"content-encoding"} if upstream.is_stream_consumed else _DROPPED  # .content: decoded
-        kept = {k: v for k, v in upstream.headers.items() if k.lower() not in dropped}
-        kept.setdefault(COLD_START_HEADER.lower(), "false")
-        kept.setdefault(SERVED_BY_HEADER.lower(), "primary")
-        return StreamingResponse(
-            chunks(), status_code=upstream.status_code, headers=kept, background=BackgroundTask(done)
-        )
+        return _relayed(upstream, chunks(), BackgroundTask(done))
 
     async def close(self) -> None:
         await self.cache.close()
@@ -213,6 +210,20 @@ def _split(request: Request) -> tuple[str, str]:
     segment, slash, rest = text.removeprefix("/").partition("/")
     name = names.endpoint_name(unquote(segment), where="the proxy path's endpoint")
     return name, limits.confined_path(slash + rest)
+
+
+def _relayed(upstream: httpx.Response, chunks: AsyncIterator[bytes], background: BackgroundTask) -> Response:
+    """The endpoint's answer streamed back with its headers (lowercased, as ASGI wants; repeated ones kept), but
+    those of the hop (length, framing), and ``X-Epmgr-Cold-Start`` and ``X-Epmgr-Served-By`` when it has none."""
+    dropped = _DECODED_DROPPED if upstream.is_stream_consumed else _DROPPED
+    kept = [(low, v) for k, v in upstream.headers.raw if (low := k.lower()) not in dropped]
+    names = {k for k, _ in kept}
+    for pair in _DEFAULTS:
+        if pair[0] not in names:
+            kept.append(pair)
+    response = StreamingResponse(chunks, status_code=upstream.status_code, background=background)
+    response.raw_headers = kept  # as they came: not decoded and encoded again
+    return response
 
 
 def _refused(refused: Refused) -> Response:

@@ -98,6 +98,7 @@ def test_a_method_inference_does_not_use_gets_405(world: World, proxy: ProxyServ
 def test_get_and_post_under_the_endpoint_pass(world: World, proxy: ProxyServer) -> None:
     world.create("px", EndpointState.RUNNING)
     assert send(proxy, "GET", "/px/health")[0] == 200
+    assert send(proxy, "GET", "/px/health?probe=1&x=%2F")[0] == 200  # a query follows the path: still under it
     status, body = send(proxy, "POST", "/px/generate", BODY)
     assert (status, body["generated_text"]) == (200, "echo: hi")
     assert send(proxy, "POST", "/px/v1/", json.dumps({"x": 1}).encode())[0] == 405  # the emulator's own answer
