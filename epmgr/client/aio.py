@@ -12,9 +12,10 @@ import httpx
 
 from epmgr.client import payloads
 from epmgr.client.context import ClientParts, build_parts
+from epmgr.client.streams import broken, translated
 from epmgr.client.sync import endpoint_url, http_options
 from epmgr.client.tasks import AsyncTasks
-from epmgr.client.transport import AsyncWakingTransport, broken, translated
+from epmgr.client.transport import AsyncWakingTransport
 from epmgr.domain.wakeflow import Ready
 
 
@@ -50,7 +51,8 @@ class AsyncEndpointClient(AsyncTasks):
         self.transport = AsyncWakingTransport(
             self.parts, hold_s=self.parts.waker.timeout.total_seconds() if hold else None
         )
-        self._http = httpx.AsyncClient(transport=self.transport, **http_options(self.parts, headers, timeout))
+        options = http_options(self.parts, headers, timeout, self.transport.hold)
+        self._http = httpx.AsyncClient(transport=self.transport, **options)
 
     def __repr__(self) -> str:
         return f"AsyncEndpointClient({self.parts.waker.name!r})"

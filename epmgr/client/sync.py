@@ -11,8 +11,10 @@ import httpx
 
 from epmgr.client import payloads
 from epmgr.client.context import ClientParts, build_parts
+from epmgr.client.streams import broken, translated
 from epmgr.client.tasks import Tasks
-from epmgr.client.transport import UNKNOWN_BASE, WakingTransport, broken, translated
+from epmgr.client.transport import UNKNOWN_BASE, WakingTransport
+from epmgr.client.waker import SCALE_UP_HEADER
 from epmgr.domain.wakeflow import Ready
 
 if TYPE_CHECKING:
@@ -31,11 +33,17 @@ def endpoint_url(parts: ClientParts, path: str) -> str:
     return f"{base}/{path.lstrip('/')}" if path else base
 
 
-def http_options(parts: ClientParts, headers: dict[str, str] | None, timeout: float | None) -> dict[str, Any]:
-    """The httpx client options both clients share: the token, the caller's headers, the wake-aware timeout."""
+def http_options(
+    parts: ClientParts, headers: dict[str, str] | None, timeout: float | None, hold: str | None = None
+) -> dict[str, Any]:
+    """The httpx client options both clients share: the token, the caller's headers, the wake-aware timeout, and
+    ``X-Scale-Up-Timeout: hold`` unless the caller's headers have it (a default header costs less than the
+    transport adding it to each request; the transport adds it to requests that lack it)."""
     auth = {"Authorization": f"Bearer {parts.token}"} if parts.token else {}
+    given = headers or {}
+    held = {SCALE_UP_HEADER: hold} if hold and all(k.lower() != SCALE_UP_HEADER.lower() for k in given) else {}
     return {
-        "headers": {**auth, **(headers or {})},
+        "headers": {**auth, **held, **given},
         "timeout": http_timeout(parts.waker.timeout.total_seconds(), timeout),
     }
 
@@ -84,7 +92,8 @@ class EndpointClient(Tasks):
             endpoint, namespace=namespace, wake_timeout=wake_timeout, record=record, **options
         )
         self.transport = WakingTransport(self.parts, hold_s=self.parts.waker.timeout.total_seconds() if hold else None)
-        self._http = httpx.Client(transport=self.transport, **http_options(self.parts, headers, timeout))
+        options = http_options(self.parts, headers, timeout, self.transport.hold)
+        self._http = httpx.Client(transport=self.transport, **options)
 
     def __repr__(self) -> str:
         return f"EndpointClient({self.parts.waker.name!r})"

@@ -14,9 +14,9 @@ last (with ``X-Scale-Up-Timeout``, so a scaled-to-zero endpoint holds it while i
 call at all). An answer that means "asleep" (503, 502, 400 ``Invalid state``, or no connection) makes the
 transport wake the endpoint (:class:`~epmgr.client.waker.Waker`, single flight) and send again; a request to
 :data:`UNKNOWN_BASE` (a paused endpoint whose URL was never seen) is woken first, then sent to the real URL.
-Every answer carries ``X-Epmgr-Cold-Start: true|false``. Streams are passed through chunk by chunk; the
-request is recorded as finished when its stream closes. The sync and async transports drive one exchange
-(:meth:`_Core.exchange`), as the wake is one flow with two drivers.
+Every answer carries ``X-Epmgr-Cold-Start: true|false``. Streams are passed through chunk by chunk
+(:mod:`epmgr.client.streams`); the request is recorded as finished when its stream closes. The sync and async
+transports drive one exchange (:meth:`_Core.exchange`), as the wake is one flow with two drivers.
 
 A broken connection never reaches the caller as a raw httpx error: a read, write or protocol error (a kept-alive
 connection the server closed) is sent again once, then it, a timeout or any other transport error becomes
@@ -25,39 +25,25 @@ connection the server closed) is sent again once, then it, a timeout or any othe
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator, Iterator
-from contextlib import contextmanager
+import asyncio
+from collections.abc import Generator
 from dataclasses import dataclass
+from typing import Literal
 
 import httpx
 
 from epmgr.client.context import ClientParts
-from epmgr.client.recorder import ActivityRecorder, Pending
+from epmgr.client.streams import AsyncRecordingStream, Done, RecordingStream, broken, translated
 from epmgr.client.waker import SCALE_UP_HEADER, Ready, Waker, tls_context
 from epmgr.domain.model import EndpointState
-from epmgr.errors import ApiUnavailable, WakeTimeout
+from epmgr.errors import WakeTimeout
 
 COLD_START_HEADER = "X-Epmgr-Cold-Start"
-UNKNOWN_BASE = "http://epmgr.endpoint.invalid"  # stands for the URL of an endpoint not yet seen running
+UNKNOWN_HOST = "epmgr.endpoint.invalid"
+UNKNOWN_BASE = f"http://{UNKNOWN_HOST}"  # stands for the URL of an endpoint not yet seen running
 ASLEEP_STATUSES = frozenset({502, 503})
-_KEEP_BODY = 64 * 1024  # bytes of an answer kept for token counting (a stream keeps its tail)
 SENT_AGAIN = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)  # a stale kept-alive connection
 _SCALE_UP_KEY = SCALE_UP_HEADER.lower()
-
-
-def broken(endpoint: str, exc: httpx.TransportError) -> ApiUnavailable:
-    """The error a caller gets for a transport failure talking to ``endpoint`` (never the raw httpx one)."""
-    what = "did not answer in time" if isinstance(exc, httpx.TimeoutException) else "connection failed"
-    return ApiUnavailable(f"{endpoint}: the endpoint's {what} ({type(exc).__name__}: {exc})", endpoint=endpoint)
-
-
-@contextmanager
-def translated(endpoint: str) -> Iterator[None]:
-    """Turn an httpx transport error raised inside the block into :func:`broken`'s ApiUnavailable."""
-    try:
-        yield
-    except httpx.TransportError as exc:
-        raise broken(endpoint, exc) from exc
 
 
 def needs_wake(response: httpx.Response) -> bool:
@@ -65,86 +51,6 @@ def needs_wake(response: httpx.Response) -> bool:
     if response.status_code in ASLEEP_STATUSES:
         return True
     return response.status_code == 400 and b"Invalid state" in response.content
-
-
-class _Tail:
-    """The first 64 KiB of an answer, or its last 8 KiB past that (where a stream's usage is)."""
-
-    def __init__(self) -> None:
-        self.chunks: list[bytes] = []
-        self.size = 0
-
-    def add(self, chunk: bytes) -> None:
-        self.chunks.append(chunk)
-        self.size += len(chunk)
-        while self.size > _KEEP_BODY and len(self.chunks) > 1:
-            self.size -= len(self.chunks.pop(0))
-
-    def bytes(self) -> bytes:
-        return b"".join(self.chunks)[-_KEEP_BODY:]
-
-
-class _RecordingStream(httpx.SyncByteStream):
-    def __init__(self, inner: httpx.SyncByteStream, done: _Done, waker: Waker) -> None:
-        self.inner = inner
-        self.done = done
-        self.waker = waker  # its name is built only for an error
-        self.tail = _Tail()
-
-    def __iter__(self) -> Iterator[bytes]:
-        add = self.tail.add
-        try:
-            for chunk in self.inner:
-                add(chunk)
-                yield chunk
-        except httpx.TransportError as exc:
-            raise broken(self.waker.name, exc) from exc
-
-    def close(self) -> None:
-        try:
-            self.inner.close()
-        finally:
-            self.done(self.tail.bytes())
-
-
-class _AsyncRecordingStream(httpx.AsyncByteStream):
-    def __init__(self, inner: httpx.AsyncByteStream, done: _Done, waker: Waker) -> None:
-        self.inner = inner
-        self.done = done
-        self.waker = waker
-        self.tail = _Tail()
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        add = self.tail.add
-        try:
-            async for chunk in self.inner:
-                add(chunk)
-                yield chunk
-        except httpx.TransportError as exc:
-            raise broken(self.waker.name, exc) from exc
-
-    async def aclose(self) -> None:
-        try:
-            await self.inner.aclose()
-        finally:
-            self.done(self.tail.bytes())
-
-
-@dataclass
-class _Done:
-    """Finishes a request's record once (when its answer's stream closes)."""
-
-    recorder: ActivityRecorder | None
-    pending: Pending | None
-    status: int
-    called: bool = False
-
-    def __call__(self, body: bytes | None) -> None:
-        if self.called:
-            return
-        self.called = True
-        if self.recorder is not None and self.pending is not None:
-            self.recorder.finish(self.pending, self.status, body=body)
 
 
 class _Send:
@@ -191,16 +97,17 @@ class _Core:
         self.hold_s = hold_s
         self.hold = str(int(hold_s)) if hold_s else None  # the header's value, sent with every request
 
-    def handles(self, request: httpx.Request) -> bool:
-        """POSTs under the endpoint's URL, and any request under :data:`UNKNOWN_BASE`."""
-        if request.url.host == "epmgr.endpoint.invalid":
-            return True
+    def handles(self, request: httpx.Request) -> Literal["url", "unknown"] | None:
+        """POSTs under the endpoint's URL (``"url"``, the usual case, checked first), and any request under
+        :data:`UNKNOWN_BASE` (``"unknown"``); None for the rest, which passes through."""
         base = self.waker.url
-        return request.method == "POST" and base is not None and str(request.url).startswith(base)
+        if base is not None and request.method == "POST" and str(request.url).startswith(base):
+            return "url"
+        return "unknown" if request.url.host == UNKNOWN_HOST else None
 
-    def route(self, request: httpx.Request) -> None:
+    def route(self, request: httpx.Request, unknown: bool) -> None:
         """Point a request made before the URL was known at the URL, and hold it if holding is on."""
-        if self.waker.url is not None and request.url.host == "epmgr.endpoint.invalid":
+        if unknown and self.waker.url is not None and request.url.host == UNKNOWN_HOST:
             rest = str(request.url)[len(UNKNOWN_BASE) :]
             request.url = httpx.URL(self.waker.url + rest)
             request.headers["Host"] = request.url.netloc.decode("ascii")
@@ -214,16 +121,23 @@ class _Core:
             left = max(1, int(self.waker.timeout.total_seconds() - waited_s))
             request.headers[SCALE_UP_HEADER] = str(left)
 
-    def exchange(self, request: httpx.Request) -> Generator[_Op, object, tuple[httpx.Response, _Done]]:
-        """Send ``request``, waking the endpoint when the answer says it sleeps, until it is served."""
+    def exchange(
+        self, request: httpx.Request, unknown: bool = False
+    ) -> Generator[_Op, object, tuple[httpx.Response, Done]]:
+        """Send ``request`` (``unknown``: to :data:`UNKNOWN_BASE`), waking the endpoint when the answer says it
+        sleeps, until it is served."""
         if not self.parts.prepared:
             yield PREPARE
         parts, waker = self.parts, self.waker
         clock, recorder, ref = waker.clock, parts.recorder, waker.ref
-        pending = recorder.start(ref, client_id=parts.client_id) if recorder is not None and ref is not None else None
-        first, parts.first_state = parts.first_state, None
-        cold = first in (EndpointState.PAUSED, EndpointState.SCALED_TO_ZERO)
         started = sent_at = clock.now()  # sent_at: when the request was last sent (a wake after it is reused)
+        pending = None
+        if recorder is not None and ref is not None:  # the same instant when the recorder keeps the same time
+            pending = recorder.start(ref, started if recorder.clock is clock else None, client_id=parts.client_id)
+        cold = False
+        if parts.first_state is not None:  # the first request after prepare(): a cold start if it was sleeping
+            first, parts.first_state = parts.first_state, None
+            cold = first in (EndpointState.PAUSED, EndpointState.SCALED_TO_ZERO)
         try:
             if waker.url is None:  # paused and never seen running: wake it to learn where to send
                 cold = True
@@ -231,14 +145,14 @@ class _Core:
                 sent_at = clock.now()
             stale = 0
             while True:
-                self.route(request)
+                self.route(request, unknown)
                 answer = yield SEND
                 if isinstance(answer, httpx.Response):  # the usual case, checked first
                     if answer.status_code == 400:
                         yield _Read(answer)
                     if not needs_wake(answer):
                         answer.headers[COLD_START_HEADER] = "true" if cold else "false"
-                        return answer, _Done(recorder, pending, answer.status_code)
+                        return answer, Done(recorder, pending, answer.status_code)
                     yield _Drop(answer)
                 elif isinstance(answer, SENT_AGAIN) and stale == 0:
                     stale += 1
@@ -280,6 +194,7 @@ class WakingTransport(httpx.BaseTransport):
         self._core = _Core(_parts_of(parts), hold_s)
         self.parts = self._core.parts
         self.waker = self.parts.waker
+        self.hold = self._core.hold  # the X-Scale-Up-Timeout value (a client may send it as a default header)
 
     @property
     def url(self) -> str:
@@ -297,10 +212,11 @@ class WakingTransport(httpx.BaseTransport):
         core = self._core
         if not self.parts.prepared and request.method == "POST":  # the first request learns the URL
             self.parts.prepare()
-        if not core.handles(request):
+        handled = core.handles(request)
+        if handled is None:
             return self.inner.handle_request(request)
         request.read()  # the body is sent again after a wake
-        exchange = core.exchange(request)
+        exchange = core.exchange(request, handled == "unknown")
         try:
             op = next(exchange)
             while True:
@@ -322,7 +238,7 @@ class WakingTransport(httpx.BaseTransport):
                 op = exchange.send(reply)
         except StopIteration as finished:
             response, done = finished.value
-            response.stream = _RecordingStream(response.stream, done, self.waker)
+            response.stream = RecordingStream(response.stream, done, self.waker)
             sent: httpx.Response = response
             return sent
 
@@ -345,17 +261,17 @@ class AsyncWakingTransport(httpx.AsyncBaseTransport):
         self._core = _Core(_parts_of(parts), hold_s)
         self.parts = self._core.parts
         self.waker = self.parts.waker
+        self.hold = self._core.hold  # the X-Scale-Up-Timeout value (a client may send it as a default header)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        import asyncio
-
         core = self._core
         if not self.parts.prepared and request.method == "POST":  # the first request learns the URL
             await asyncio.to_thread(self.parts.prepare)
-        if not core.handles(request):
+        handled = core.handles(request)
+        if handled is None:
             return await self.inner.handle_async_request(request)
         await request.aread()
-        exchange = core.exchange(request)
+        exchange = core.exchange(request, handled == "unknown")
         try:
             op = next(exchange)
             while True:
@@ -377,14 +293,12 @@ class AsyncWakingTransport(httpx.AsyncBaseTransport):
                 op = exchange.send(reply)
         except StopIteration as finished:
             response, done = finished.value
-            response.stream = _AsyncRecordingStream(response.stream, done, self.waker)
+            response.stream = AsyncRecordingStream(response.stream, done, self.waker)
             sent: httpx.Response = response
             return sent
 
     async def aclose(self) -> None:
         """Close the connections; flush the queued records."""
-        import asyncio
-
         await self.inner.aclose()
         await asyncio.to_thread(self.parts.close)
 
