@@ -12,7 +12,7 @@ outlast it (recent comparable days went quiet at this time of day, :mod:`epmgr.d
 :data:`ANCHOR_RISK` of the gaps of the same context ended before it; within a start-up of it, when none of the gaps
 that lasted as long ended before it and a start-up and the Laplace risk ``1 / (n + 2)`` of a restart, priced, is worth
 the minutes a stop saves), and kept after it only when most such gaps end within the keep and that is cheaper than a
-restart. An early stop names its restart risk. A
+restart. An early stop names its restart risk and is paid from the cold-start bank (:mod:`epmgr.domain.bank`). A
 gap that ends at a predicted periodic burst costs no cold start (the replica is pre-warmed one start-up ahead). With
 thin history the ski-rental rule applies (with ``cold_start_usd = 0``, the break-even rule: one billed start-up).
 Pure and deterministic; every decision names its evidence.
@@ -24,7 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
+from epmgr.domain.bank import replay
 from epmgr.domain.durations import format_duration
 from epmgr.domain.gaps import (
     BINS,
@@ -144,6 +146,20 @@ def adaptive_decision(
     (``SCALE_TO_ZERO``, ``keepalive_stop``). Asleep: pre-warm (``RESUME``, ``keepalive_prewarm``) one ``lead`` before
     an expected periodic burst, or None.
     """
+    if history is not None and knobs.cold_start_usd is None:  # the bank replays the rule in force on each gap
+        rule = _Rule(knobs, lead, None if price_per_hour is None else float(price_per_hour), min_uptime, reference)
+        if history.bank.rule != rule:
+            history.bank.rule, history.bank.judge = rule, partial(_judge, rule)
+    return _adaptive(
+        knobs, history, state, idle_from, now, lead, price_per_hour, handled_at, awake_since, min_uptime, reference
+    )
+
+
+def _adaptive(
+    knobs: AdaptiveKnobs, history: GapHistory | None, state: EndpointState, idle_from: datetime | None,
+    now: datetime, lead: timedelta, price_per_hour: Decimal | float | None, handled_at: datetime | None,
+    awake_since: datetime | None, min_uptime: timedelta, reference: timedelta,
+) -> Decision | None:  # fmt: skip
     period = history.period(lead) if history is not None else None
     if state in _ASLEEP:
         return _prewarm(period, now, lead, handled_at)
@@ -211,6 +227,9 @@ def _running(
         return Decision(ActionKind.NONE, "keepalive", reason, "keep_warm", next_action=_STOP, next_at=at)
 
     def stop(why: str) -> Decision:
+        bank = None if history is None or knobs.cold_start_usd is not None else history.bank
+        if bank is not None and idle < anchor and bank.balance < 1:  # an early stop is paid from the bank
+            return keep(anchor, f"early stop held back: {bank.describe()} (else: stop now: {why})")
         return Decision(_STOP, "keepalive", f"stop now: {why}", "keepalive_stop")
 
     max_keep = minutes(knobs.max_keep)
@@ -222,8 +241,9 @@ def _running(
                         f"{period.describe()}")  # fmt: skip
     if idle < minutes(MIN_GAP):
         return keep(minutes(MIN_GAP), f"idle for {_fmt(idle)} only (shorter pauses are not idle gaps)")
-    if idle >= max_keep:
-        return stop(f"idle for {_fmt(idle)}, the longest it is kept warm (max_keep {_fmt(max_keep)})")
+    if idle >= max_keep:  # a hard cap: not an early stop the bank pays for
+        why = f"idle for {_fmt(idle)}, the longest it is kept warm (max_keep {_fmt(max_keep)})"
+        return Decision(_STOP, "keepalive", f"stop now: {why}", "keepalive_stop")
     quiet = (
         None
         if history is None or idle >= anchor
@@ -277,6 +297,36 @@ def _running(
     if idle >= anchor and choice.share < PAST_ANCHOR:
         return stop(f"only {why} (past scale_to_zero_after, kept only when most do)")
     return keep(choice.keep, f"{why}; expected saving {saving} over stopping now{cap}")
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """What the bank's replay needs of a decision's inputs (the rule in force)."""
+
+    knobs: AdaptiveKnobs
+    lead: timedelta
+    price_per_hour: float | None
+    min_uptime: timedelta
+    reference: timedelta
+
+
+def _judge(rule: _Rule, history: GapHistory, last: datetime, end: datetime) -> int:
+    """The bank's verdict on a gap that closed: this rule replayed over it (:func:`epmgr.domain.bank.replay`)."""
+
+    def step(
+        state: EndpointState, idle_from: datetime | None, now: datetime, handled: datetime | None,
+        woke: datetime | None,
+    ) -> Decision | None:  # fmt: skip
+        return _adaptive(
+            rule.knobs, history, state, idle_from, now, rule.lead, rule.price_per_hour, handled, woke,
+            rule.min_uptime, rule.reference,
+        )  # fmt: skip
+
+    def prewarm_at(now: datetime) -> datetime | None:
+        planned = next_prewarm(history, now, rule.lead)
+        return None if planned is None else planned[1]
+
+    return replay(step, prewarm_at, history.bank, rule.lead, rule.reference, last, end)
 
 
 def _tail(counts: list[int], idle: float, limit: float) -> tuple[int, int]:

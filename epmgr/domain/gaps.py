@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 
+from epmgr.domain.bank import Bank
 from epmgr.domain.daymap import DayMap
 from epmgr.domain.durations import format_duration
 
@@ -164,6 +165,7 @@ class GapHistory:
         self._fast_until = self._minute_end  # before this, a request after the last one is neither a gap nor a minute
         self.bursts: deque[datetime] = deque(maxlen=BURSTS)
         self.days = DayMap(tz)  # which minutes of recent days had requests
+        self.bank = Bank()  # cold starts saved and spent against the timeout alone (judged by the keep-alive's rule)
 
     @classmethod
     def from_requests(cls, times: Iterable[datetime], tz: tzinfo = timezone.utc) -> GapHistory:
@@ -208,6 +210,7 @@ class GapHistory:
             return
         gap = t - last
         if gap >= MIN_GAP:
+            self.bank.count(self, last, t)  # before anything changes: the history as it stood during the gap
             self._record(gap, self.contexts(last), t)
         self._count(t)
 

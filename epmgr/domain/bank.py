@@ -1,0 +1,110 @@
+"""The cold-start bank: the adaptive keep-alive's cold starts counted against ``scale_to_zero_after`` alone.
+
+The timeout's cold starts are a function of the request times only: a gap that outlasts it (and a daemon tick) ends
+in one. The keep-alive's own are replayed: when a gap closes, :func:`replay` runs the keep-alive's rule over it, from
+event to event, on the history as it stood during the gap (pure: time passed in). A gap at whose end it was warm and
+the timeout alone would not have been is a cold start **saved** (a pre-warm, a keep past the timeout); one where it
+stopped before the timeout and a request came within it is one **spent**. An early stop (before the timeout) is
+allowed only while the bank holds a cold start: ``CREDIT + saved - spent >= 1``; otherwise the keep-alive waits for
+the timeout. So over an endpoint's learned history it never has more than :data:`CREDIT` cold starts more than the
+timeout alone (up to the replay's tick: the daemon acts on its ticks, the replay on the events).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from epmgr.domain.model import EndpointState
+from epmgr.domain.rules import Decision
+
+if TYPE_CHECKING:
+    from epmgr.domain.gaps import GapHistory
+
+CREDIT = 1
+"""The bank opens with this many cold starts: the risk of the first early stop (0: none before a cold start saved)."""
+SLACK = timedelta(minutes=1)
+"""The timeout alone stops at the first daemon tick after it: a gap this close to it is counted against the bank."""
+
+Step = Callable[[EndpointState, datetime | None, datetime, datetime | None, datetime | None], Decision | None]
+"""The keep-alive's decision: (state, idle since, now, its last action, when it last came up) -> decision."""
+Judge = Callable[["GapHistory", datetime, datetime], int]
+
+
+class Bank:
+    """Cold starts saved and spent so far (see the module); ``judge`` is set by the keep-alive's first decision.
+
+    ``woke_at``: where the replay last had the endpoint start (for ``min_uptime`` and the start-up after it). Gaps
+    that closed before a judge was set are not counted.
+    """
+
+    def __init__(self) -> None:
+        self.saved = 0
+        self.spent = 0
+        self.rule: object = None
+        self.judge: Judge | None = None
+        self.woke_at: datetime | None = None
+
+    @property
+    def balance(self) -> int:
+        """Cold starts banked: what the next early stop may spend."""
+        return CREDIT + self.saved - self.spent
+
+    def describe(self) -> str:
+        """``"0 cold starts banked (2 saved, 3 spent, 1 on credit)"``."""
+        return f"{max(self.balance, 0)} cold starts banked ({self.saved} saved, {self.spent} spent, {CREDIT} on credit)"
+
+    def count(self, history: GapHistory, last: datetime, end: datetime) -> None:
+        """Judge the gap from ``last`` to ``end`` (before the history learns it)."""
+        if self.judge is not None:
+            outcome = self.judge(history, last, end)
+            self.saved += outcome > 0
+            self.spent += outcome < 0
+
+
+def replay(
+    step: Step, prewarm_at: Callable[[datetime], datetime | None], bank: Bank, lead: timedelta, timeout: timedelta,
+    last: datetime, end: datetime,
+) -> int:  # fmt: skip
+    """The rule replayed over the gap from ``last`` to ``end``: +1 (saved), -1 (spent) or 0 (as the timeout alone).
+
+    ``step`` decides for the state at an instant; ``prewarm_at`` is the next planned pre-warm after an instant."""
+    woke, now, handled, asleep, early = bank.woke_at, last, None, False, False
+    if woke is not None and now < woke + lead:  # still starting: a request now joins that start
+        if end < woke + lead:
+            return 0
+        now = woke + lead
+    for _ in range(10_000):
+        if now >= end:
+            break
+        if asleep:
+            decision = step(EndpointState.SCALED_TO_ZERO, None, now, handled, woke)
+            if decision is not None and decision.acts:  # a pre-warm: up one start-up later
+                asleep, woke, handled = False, now, now
+                now += lead
+                continue
+            upcoming = prewarm_at(now)
+            if upcoming is None or upcoming >= end:
+                break
+            now = max(upcoming, now + SLACK)
+            continue
+        idle_from = last if woke is None else max(last, woke)
+        decision = step(EndpointState.RUNNING, idle_from, now, handled, woke)
+        if decision is not None and decision.acts:  # a stop
+            asleep, handled, early = True, now, early or now - last < timeout
+            continue
+        if decision is not None and decision.skipped:
+            handled = now
+        if decision is None or decision.next_at is None:
+            break
+        now = max(decision.next_at, now + timedelta(seconds=1))
+    cold = asleep or (woke is not None and end < woke + lead)
+    if cold and asleep:  # the request at ``end`` woke it
+        bank.woke_at = end
+    elif woke is not None and woke > last:  # pre-warmed during the gap
+        bank.woke_at = woke
+    gap = end - last
+    if cold and early and gap <= timeout + SLACK:
+        return -1
+    return 1 if not cold and gap > timeout + SLACK else 0
