@@ -6,8 +6,8 @@ event to event, on the history as it stood during the gap (pure: time passed in)
 the timeout alone would not have been is a cold start **saved** (a pre-warm, a keep past the timeout); one where it
 stopped before the timeout and a request came within it is one **spent**. An early stop (before the timeout) is
 allowed only while the bank holds a cold start: ``CREDIT + saved - spent >= 1``; otherwise the keep-alive waits for
-the timeout. So over an endpoint's learned history it never has more than :data:`CREDIT` cold starts more than the
-timeout alone (up to the replay's tick: the daemon acts on its ticks, the replay on the events).
+the timeout. So from its first decision on (the daemon's: per process) it never has more than :data:`CREDIT` cold
+starts more than the timeout alone (up to the replay's tick: the daemon acts on its ticks, the replay on events).
 """
 
 from __future__ import annotations
