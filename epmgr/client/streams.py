@@ -89,23 +89,30 @@ class RecordingStream(httpx.SyncByteStream):
 
 
 class AsyncRecordingStream(httpx.AsyncByteStream):
+    """An iterator of its own (not an async generator: those cost a registration with the loop per answer)."""
+
     def __init__(self, inner: httpx.AsyncByteStream, done: Done, waker: Waker) -> None:
         self.inner = inner
         self.done = done
         self.waker = waker
+        self._chunks: AsyncIterator[bytes] | None = None
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        done = self.done
-        kept = done.kept
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        self._chunks = self.inner.__aiter__()
+        return self
+
+    async def __anext__(self) -> bytes:
+        assert self._chunks is not None, "iterate with async for"
         try:
-            async for chunk in self.inner:
-                kept.append(chunk)
-                done.size += len(chunk)
-                if done.size > KEEP_BODY:
-                    done.trim()
-                yield chunk
+            chunk = await self._chunks.__anext__()
         except httpx.TransportError as exc:
             raise broken(self.waker.name, exc) from exc
+        done = self.done
+        done.kept.append(chunk)
+        done.size += len(chunk)
+        if done.size > KEEP_BODY:
+            done.trim()
+        return chunk
 
     async def aclose(self) -> None:
         try:

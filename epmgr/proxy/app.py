@@ -167,7 +167,8 @@ class Proxy:
     async def _forward(
         self, name: str, path: str, request: Request, body: bytes, release: Callable[[], None]
     ) -> Response:
-        if (served := await self.fallbacks.answer(name, path, request.method, body)) is not None:
+        chained = name in self.fallbacks.chains  # a fallback chain for this endpoint (issue 14; most have none)
+        if chained and (served := await self.fallbacks.answer(name, path, request.method, body)) is not None:
             release()
             return served
         client = await self.cache.get(name)
@@ -183,18 +184,11 @@ class Proxy:
             raise Refused(400, f"path {path!r} leaves the endpoint's URL: not forwarded")
         upstream = await client._http.send(outgoing, stream=True)  # transport errors arrive as ApiUnavailable
 
-        async def chunks() -> AsyncIterator[bytes]:
-            if upstream.is_stream_consumed:  # a 400 the transport read (asleep or not?), e.g. TEI's "Empty" error
-                yield upstream.content
-                return
-            async for chunk in upstream.aiter_raw():
-                yield chunk
-
         async def done() -> None:
             await upstream.aclose()
             release()
 
-        return _relayed(upstream, chunks(), BackgroundTask(done))
+        return _relayed(upstream, BackgroundTask(done))
 
     async def close(self) -> None:
         await self.cache.close()
@@ -212,10 +206,13 @@ def _split(request: Request) -> tuple[str, str]:
     return name, limits.confined_path(slash + rest)
 
 
-def _relayed(upstream: httpx.Response, chunks: AsyncIterator[bytes], background: BackgroundTask) -> Response:
+def _relayed(upstream: httpx.Response, background: BackgroundTask) -> Response:
     """The endpoint's answer streamed back with its headers (lowercased, as ASGI wants; repeated ones kept), but
     those of the hop (length, framing), and ``X-Epmgr-Cold-Start`` and ``X-Epmgr-Served-By`` when it has none."""
-    dropped = _DECODED_DROPPED if upstream.is_stream_consumed else _DROPPED
+    if upstream.is_stream_consumed:  # a 400 the transport read (asleep or not?), e.g. TEI's "Empty" error
+        chunks, dropped = _read(upstream.content), _DECODED_DROPPED
+    else:
+        chunks, dropped = upstream.aiter_raw(), _DROPPED
     kept = [(low, v) for k, v in upstream.headers.raw if (low := k.lower()) not in dropped]
     names = {k for k, _ in kept}
     for pair in _DEFAULTS:
@@ -224,6 +221,10 @@ def _relayed(upstream: httpx.Response, chunks: AsyncIterator[bytes], background:
     response = StreamingResponse(chunks, status_code=upstream.status_code, background=background)
     response.raw_headers = kept  # as they came: not decoded and encoded again
     return response
+
+
+async def _read(content: bytes) -> AsyncIterator[bytes]:
+    yield content
 
 
 def _refused(refused: Refused) -> Response:

@@ -64,7 +64,8 @@ class ClientCache:
             else:  # another request built it meanwhile: keep one
                 await self._close(built)
         self.clients.move_to_end(name)
-        await self._evict()
+        if len(self.clients) > self.size:
+            await self._evict()
         return found
 
     async def forget_unknown(self, name: str, error: EndpointNotFound) -> None:
