@@ -278,7 +278,7 @@ def token_counts(body: bytes | None) -> tuple[int | None, int | None]:
     For a stream, ``body`` is its tail: the last event carrying ``usage`` or ``details`` counts.
     """
     body = _decoded(body)
-    if not body:
+    if not body or (b"usage" not in body and b"details" not in body):  # most answers: nothing to parse
         return None, None
     for chunk in reversed(body.split(b"\n")):
         chunk = chunk.strip()
