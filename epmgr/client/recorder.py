@@ -212,10 +212,13 @@ class ActivityRecorder:
 
     def _write_new(self, new: list[Pending], done: list[Pending]) -> None:
         if new:
-            records = []
+            records: list[RequestRecord] = []
+            running: list[tuple[int, Pending]] = []  # (position, request) of the in-flight rows: they need an id
             with self._lock:  # what each request has shown so far, read at once: one may finish meanwhile
                 seen = [(p.finished_at, p.status_code, p.body) for p in new]
             for p, (finished_at, status, body) in zip(new, seen, strict=True):
+                if finished_at is None:
+                    running.append((len(records), p))
                 tokens = token_counts(body) if finished_at is not None else (None, None)
                 records.append(
                     RequestRecord(
@@ -231,11 +234,12 @@ class ActivityRecorder:
                 )
             ids = self.ledger.write_requests(records)  # finished rows in bulk: only in-flight ones need an id
             self.written += len(ids)
-            with self._lock:
-                for p, record, row_id in zip(new, records, ids, strict=True):
-                    p.row_id = row_id
-                    if record.finished_at is None and p.finished_at is not None:
-                        done.append(p)  # it finished while its in-flight row was being written
+            if running:
+                with self._lock:
+                    for position, p in running:
+                        p.row_id = ids[position]
+                        if p.finished_at is not None:
+                            done.append(p)  # it finished while its in-flight row was being written
 
     def _write_done(self, done: list[Pending]) -> None:
         from epmgr.ledger.store import RequestFinish
