@@ -166,14 +166,14 @@ class HfEndpointsAPI:
     def list_endpoints(self) -> list[EndpointSnapshot]:
         """Every endpoint of the namespace: one request per page of the list route."""
         namespace, url = self.namespace, self._route()
-        items: list[dict[str, Any]] = []
+        found: list[EndpointSnapshot] = []
         cursor: str | None = None
         while True:
             page = self._http.call("list endpoints", functools.partial(_list_page, url=url, cursor=cursor))
-            items.extend(page.get("items") or [])
+            found += [snapshot_from_payload(item, namespace, raw_keys=LISTED_RAW) for item in page.get("items") or []]
             cursor = page.get("nextCursor")
             if not cursor:
-                return [snapshot_from_payload(item, namespace) for item in items]
+                return found
 
     def get(self, name: str) -> EndpointSnapshot:
         return self._endpoint(f"get {self._ref(name)}", "GET", name)
@@ -290,6 +290,9 @@ class HfEndpointsAPI:
         return response.status_code == 200
 
 
+LISTED_RAW = frozenset({"tags"})
+"""What a listed endpoint keeps of its payload (``get`` keeps all of it): a namespace of 20,000 endpoints would
+otherwise hold every payload in memory for the whole tick."""
 LIST_PAGE_LIMIT = 100
 """Endpoints asked for per page of the list route (the route's own default is 20); ``nextCursor`` is followed
 whatever page size the server chooses."""

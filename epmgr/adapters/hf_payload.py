@@ -87,8 +87,11 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
-def snapshot_from_payload(raw: Mapping[str, Any], namespace: str) -> EndpointSnapshot:
-    """Build a snapshot from one endpoint object of the API (missing or mistyped optional keys get neutral values).
+def snapshot_from_payload(
+    raw: Mapping[str, Any], namespace: str, *, raw_keys: frozenset[str] | None = None
+) -> EndpointSnapshot:
+    """Build a snapshot from one endpoint object of the API (missing or mistyped optional keys get neutral values);
+    its ``raw`` keeps the payload's ``raw_keys`` only, if given.
 
     Raises:
         TypeError: ``raw`` is not a JSON object (the caller turns it into an ApiError).
@@ -125,7 +128,7 @@ def snapshot_from_payload(raw: Mapping[str, Any], namespace: str) -> EndpointSna
         message=str(status.get("message") or ""),
         created_at=_parse_time(status.get("createdAt")),
         updated_at=_parse_time(status.get("updatedAt")),
-        raw=MappingProxyType(dict(raw)),
+        raw=MappingProxyType(dict(raw) if raw_keys is None else {k: raw[k] for k in raw_keys if k in raw}),
     )
 
 
