@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import httpx
 
@@ -43,21 +44,13 @@ def running_endpoint(tmp: Path) -> Iterator[tuple[str, str]]:
             "HF_TOKEN": DEMO_TOKEN,
             "EPMGR_URL_CACHE": str(tmp / "urls.json"),
         }
-        saved = {key: os.environ.get(key) for key in env}
-        os.environ.update(env)
-        try:
+        with mock.patch.dict(os.environ, env):  # restored after
             api = HfEndpointsAPI(token=DEMO_TOKEN, namespace=DEMO_USER, api_url=server.url)
             api.create(EndpointSpec("bench", "gpt2", Instance("aws", "us-east-1", "cpu", "intel-spr", "x1")))
             while (endpoint := api.get("bench")).state != EndpointState.RUNNING:
                 time.sleep(0.05)
             assert endpoint.url is not None
             yield server.url, endpoint.url
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
 
 def _threads(call: Callable[[], Any], threads: int, calls: int) -> Callable[[], None]:

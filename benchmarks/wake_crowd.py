@@ -26,6 +26,7 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from queue import Empty
 from typing import Any
+from unittest import mock
 
 NAME = "wake_crowd"
 TITLE = "200 callers in 8 processes on a paused endpoint: ready -> all answered"
@@ -92,9 +93,7 @@ def one_round(
             "EPMGR_URL_CACHE": str(Path(tmp) / "urls.json"),
             "HF_HOME": str(Path(tmp) / "hf_home"),
         }
-        saved = {key: os.environ.get(key) for key in env}
-        os.environ.update(env)  # the spawned processes read the same settings as the CLI would
-        try:
+        with mock.patch.dict(os.environ, env):  # the spawned processes read the same settings as the CLI would
             open_ledger(env["EPMGR_DB_URL"]).close()  # migrated once, as `epmgr db upgrade` would
             api = HfEndpointsAPI(token=DEMO_TOKEN, namespace=DEMO_USER, api_url=server.url)
             api.create(EndpointSpec("crowd", "gpt2", Instance("aws", "us-east-1", "cpu", "intel-spr", "x1")))
@@ -121,12 +120,6 @@ def one_round(
                 process.join(timeout=30)
             counts = server.requests.counts()
             phases = server.state.get(DEMO_USER, "crowd").lifecycle.phases
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
     ready = [p.start for p in phases if p.state.value == "running"][-1].timestamp()
     fired = min(sent for _, done, _ in results for sent, _, _ in done)
     answered = sorted(at - ready for _, done, _ in results for _, at, _ in done)
