@@ -202,7 +202,8 @@ class Daemon:
                 self.metrics.leader.set(0)
             else:
                 self.lease = self.reconciler.lease or lease
-            self.metrics.observe(report)
+            if self._listen:  # per-endpoint gauges only where /metrics can be scraped (not --listen off, --once)
+                self.metrics.observe(report)
             self.notifier.on_tick(report)  # enqueues only; delivery runs in its own thread and never blocks a tick
             self.last_report = report
             self._done("leader", tick_error(report))
