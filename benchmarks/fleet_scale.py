@@ -229,7 +229,7 @@ def table(f: dict[str, Any]) -> str:
         f"| of which: start-up / API list | first tick | goal < {f['goal_s']:.0f} s, < {f['goal_mb']} MB | commit |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for n, s in f["sizes"].items():
+    for n, s in sorted(f["sizes"].items(), key=lambda kv: int(kv[0])):  # JSON keeps the keys as text
         met = all(s[f"{c}_s"] < f["goal_s"] and s[f"{c}_mb"] < f["goal_mb"] for c in COMMANDS)
         steady = s.get("steady_tick_s")
         verdict = "met" if met else "missed" + (" (running daemon: met)" if steady and steady < f["goal_s"] else "")
@@ -239,7 +239,7 @@ def table(f: dict[str, Any]) -> str:
             f"| {int(n):,} | {' | '.join(cells)} | {s['startup_s']:.2f} s / {s['api_list_s']:.2f} s "
             f"| {s['first_tick_s']:.1f} s | {verdict} | {s['commit']} |"
         )
-    for n, s in f["sizes"].items():
+    for n, s in sorted(f["sizes"].items(), key=lambda kv: int(kv[0])):  # JSON keeps the keys as text
         if "profile" in s:
             total = sum(s["profile"].values())
             shares = ", ".join(f"{k} {v / total:.0%}" for k, v in s["profile"].items())
