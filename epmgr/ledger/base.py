@@ -92,6 +92,17 @@ def endpoint_record_of(r: Row[Any]) -> EndpointRecord:
     )
 
 
+def endpoint_values(record: EndpointRecord, seen_at: datetime) -> dict[str, Any]:
+    """The endpoint row's columns a look sets: managed, policy and ``last_seen_at``; instance and price only where
+    the look showed them."""
+    values: dict[str, Any] = {"managed": record.managed, "policy": record.policy, "last_seen_at": seen_at}
+    if record.instance is not None:
+        values.update(instance_columns(record.instance))
+    if record.price_per_hour is not None:
+        values["price_per_hour"] = record.price_per_hour
+    return values
+
+
 def insert_change(conn: Connection, endpoint_id: int, change: StateChange) -> int:
     """Insert one state change of the endpoint with id ``endpoint_id``; its id."""
     values = {

@@ -32,10 +32,11 @@ from epmgr.ledger.base import (
     REF_COLUMNS,
     LedgerBase,
     endpoint_record_of,
+    endpoint_values,
     insert_change,
-    instance_columns,
     state_change_of,
 )
+from epmgr.ledger.holds import hold_of
 from epmgr.ledger.schema import ActionRow, EndpointRow, HoldRow, RequestRow, StateChangeRow
 from epmgr.ledger.types import UTCDateTime
 
@@ -145,6 +146,10 @@ class Fleet(LedgerBase):
     def activity_in(self, namespace: str, now: datetime) -> dict[EndpointRef, Activity]:
         """What :meth:`Ledger.activity` answers, for each endpoint of ``namespace`` (one statement: a few index
         look-ups per endpoint, however many requests each has)."""
+        return self._activities(now, EndpointRow.namespace == namespace)
+
+    def _activities(self, now: datetime, *endpoints: Any) -> dict[EndpointRef, Activity]:
+        """The activity as of ``now`` of each endpoint that ``endpoints`` (where-clauses on EndpointRow) select."""
         mine = RequestRow.endpoint_id == EndpointRow.id
 
         def scalar(column: Any, *where: Any) -> Any:
@@ -152,14 +157,10 @@ class Fleet(LedgerBase):
 
         # The last request's end (or start, while in flight): max(coalesce(finished_at, started_at)), split so each
         # part is one index look-up.
-        last_finished = scalar(type_coerce(func.max(RequestRow.finished_at), UTCDateTime))
         unfinished = RequestRow.finished_at.is_(None)
+        last_finished = scalar(type_coerce(func.max(RequestRow.finished_at), UTCDateTime))
         last_unfinished = scalar(type_coerce(func.max(RequestRow.started_at), UTCDateTime), unfinished)
-        in_flight = scalar(
-            func.count(RequestRow.id),
-            RequestRow.finished_at.is_(None),
-            RequestRow.started_at > now - IN_FLIGHT_STALE_AFTER,
-        )
+        in_flight = scalar(func.count(RequestRow.id), unfinished, RequestRow.started_at > now - IN_FLIGHT_STALE_AFTER)
         recent = scalar(func.count(RequestRow.id), RequestRow.started_at > now - timedelta(hours=1))
         query = select(
             EndpointRow.namespace,
@@ -168,7 +169,7 @@ class Fleet(LedgerBase):
             last_unfinished.label("last_unfinished"),
             in_flight.label("in_flight"),
             recent.label("recent"),
-        ).where(EndpointRow.namespace == namespace)
+        ).where(*endpoints)
         found = {}
         with self._read() as conn:
             for row in conn.execute(query):
@@ -189,13 +190,8 @@ class Fleet(LedgerBase):
             .where(HoldRow.released_at.is_(None), or_(HoldRow.until.is_(None), HoldRow.until > now))
             .order_by(HoldRow.created_at, HoldRow.id)
         )
-        found = {}
-        with self._read() as conn:
-            for row in conn.execute(query):  # oldest first: the newest of each endpoint is kept
-                ref = EndpointRef(row.ep_namespace, row.ep_name)
-                found[ref] = Hold(ref, row.kind, row.reason, row.created_at, row.until, row.released_at,
-                                  row.released_by, row.id)  # fmt: skip
-        return found
+        with self._read() as conn:  # oldest first: the newest of each endpoint is kept
+            return {hold.ref: hold for hold in map(hold_of, conn.execute(query))}
 
     def request_counts_in(
         self, namespace: str, refs: Collection[EndpointRef], *, since: datetime, client_id: str
@@ -249,22 +245,18 @@ class Fleet(LedgerBase):
             return written
         with self._write() as conn:
             self._known_ids(conn, {seen.record.ref.namespace for seen in observations})
-            rows, updated = [], []
+            changed: list[tuple[int, dict[str, Any]]] = []
             touched: dict[datetime, list[int]] = {}  # rows whose only news is when they were seen
             for seen in observations:
-                record = seen.record
                 first = seen.changes[0].observed_at if seen.changes else seen.seen_at  # a new endpoint's first record
-                endpoint_id = self._endpoint_id(conn, record.ref, first)
+                endpoint_id = self._endpoint_id(conn, seen.record.ref, first)
                 for change in seen.changes:
                     written.append(replace(change, id=insert_change(conn, endpoint_id, change)))
-                if not seen.record_changed:
+                if seen.record_changed:
+                    changed.append((endpoint_id, endpoint_values(seen.record, seen.seen_at)))
+                else:
                     touched.setdefault(seen.seen_at, []).append(endpoint_id)
-                    continue
-                values = {"eid": endpoint_id, "managed": record.managed, "policy": record.policy,
-                          "last_seen_at": seen.seen_at}  # fmt: skip
-                rows.append(values)
-                updated.append(seen)
-            _update_endpoints(conn, rows, updated)
+            _update_endpoints(conn, changed)
             seen_at = update(EndpointRow).where(EndpointRow.id.in_(bindparam("ids", expanding=True)))
             for at, ids in touched.items():
                 for start in range(0, len(ids), _IDS_PER_STATEMENT):
@@ -279,22 +271,11 @@ class Fleet(LedgerBase):
                 self._endpoint_ids[EndpointRef(namespace, name)] = endpoint_id
 
 
-def _update_endpoints(conn: Any, rows: list[dict[str, Any]], observations: Sequence[Observation]) -> None:
-    """``last_seen_at``, managed and policy for every observed endpoint; instance and price only where the look
-    showed them (as :meth:`Ledger.upsert_endpoint`): one executemany per shape."""
-    batches: dict[tuple[bool, bool], list[dict[str, Any]]] = {}
-    for values, seen in zip(rows, observations, strict=True):
-        record = seen.record
-        if record.instance is not None:
-            values = {**values, **{f"i_{k}": v for k, v in instance_columns(record.instance).items()}}
-        if record.price_per_hour is not None:
-            values = {**values, "price": record.price_per_hour}
-        batches.setdefault((record.instance is not None, record.price_per_hour is not None), []).append(values)
-    where = EndpointRow.id == bindparam("eid")
-    for (has_instance, has_price), batch in batches.items():
-        columns: dict[str, Any] = {k: bindparam(k) for k in ("managed", "policy", "last_seen_at")}
-        if has_instance:
-            columns.update({k: bindparam(f"i_{k}") for k in instance_columns(None)})
-        if has_price:
-            columns["price_per_hour"] = bindparam("price")
-        conn.execute(update(EndpointRow).where(where).values(**columns), batch)
+def _update_endpoints(conn: Any, changed: list[tuple[int, dict[str, Any]]]) -> None:
+    """Set each endpoint's values (:func:`endpoint_values`, by endpoint id): one executemany per set of columns."""
+    batches: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for endpoint_id, values in changed:  # each bind named apart from its column (SQLAlchemy reserves those names)
+        batches.setdefault(tuple(values), []).append({"eid": endpoint_id, **{f"v_{k}": v for k, v in values.items()}})
+    for columns, batch in batches.items():
+        statement = update(EndpointRow).where(EndpointRow.id == bindparam("eid"))
+        conn.execute(statement.values({k: bindparam(f"v_{k}") for k in columns}), batch)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import Row, insert, or_, select, update
 
 from epmgr.domain.model import EndpointRef, Hold
 from epmgr.ledger.base import REF_COLUMNS, LedgerBase
 from epmgr.ledger.schema import EndpointRow, HoldRow
+
+
+def hold_of(row: Row[Any]) -> Hold:
+    """A hold from its row joined with :data:`REF_COLUMNS`."""
+    ref = EndpointRef(row.ep_namespace, row.ep_name)
+    return Hold(ref, row.kind, row.reason, row.created_at, row.until, row.released_at, row.released_by, row.id)
 
 
 class Holds(LedgerBase):
@@ -38,9 +45,7 @@ class Holds(LedgerBase):
         )
         with self._read() as conn:
             row = conn.execute(query).first()
-        if row is None:
-            return None
-        return Hold(ref, row.kind, row.reason, row.created_at, row.until, row.released_at, row.released_by, row.id)
+        return hold_of(row) if row is not None else None
 
     def release_holds(self, ref: EndpointRef, now: datetime, by: str) -> int:
         """End every hold in force on ``ref`` (a person overrode it); returns how many."""

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select, type_coerce, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -32,6 +32,7 @@ from epmgr.ledger.base import (
     REF_COLUMNS,
     describe,
     endpoint_record_of,
+    endpoint_values,
     insert_change,
     instance_columns,
     scoped,
@@ -43,7 +44,6 @@ from epmgr.ledger.holds import Holds
 from epmgr.ledger.ingest import Ingest, RequestFinish
 from epmgr.ledger.leases import Leases
 from epmgr.ledger.schema import EndpointRow, PriceRow, RequestRow, StateChangeRow
-from epmgr.ledger.types import UTCDateTime
 
 __all__ = ["IN_FLIGHT_STALE_AFTER", "Ledger", "RequestFinish", "open_ledger", "redact_url"]
 
@@ -67,11 +67,7 @@ class Ledger(Leases, Audit, Holds, Ingest, Fleet):
         """Create or update what the ledger knows of an endpoint (instance, price, managed, policy)."""
         with self._write() as conn:
             endpoint_id = self._endpoint_id(conn, record.ref, seen_at)
-            values: dict[str, object] = {"managed": record.managed, "policy": record.policy, "last_seen_at": seen_at}
-            if record.instance is not None:
-                values.update(instance_columns(record.instance))
-            if record.price_per_hour is not None:
-                values["price_per_hour"] = record.price_per_hour
+            values = endpoint_values(record, seen_at)
             conn.execute(update(EndpointRow).where(EndpointRow.id == endpoint_id).values(**values))
 
     def endpoints(self) -> list[EndpointRecord]:
@@ -153,24 +149,8 @@ class Ledger(Leases, Audit, Holds, Ingest, Fleet):
 
     def activity(self, ref: EndpointRef, now: datetime) -> Activity:
         """The endpoint's last request, requests in flight and requests in the last hour, as of ``now``."""
-        with self._read() as conn:
-            endpoint_id = conn.execute(
-                select(EndpointRow.id).where(EndpointRow.namespace == ref.namespace, EndpointRow.name == ref.name)
-            ).scalar()
-            if endpoint_id is None:
-                return Activity()
-            mine = RequestRow.endpoint_id == endpoint_id
-            latest = type_coerce(func.max(func.coalesce(RequestRow.finished_at, RequestRow.started_at)), UTCDateTime)
-            last_at = conn.execute(select(latest).where(mine)).scalar()
-            in_flight = conn.execute(
-                select(func.count(RequestRow.id)).where(
-                    mine, RequestRow.finished_at.is_(None), RequestRow.started_at > now - IN_FLIGHT_STALE_AFTER
-                )
-            ).scalar_one()
-            recent = conn.execute(
-                select(func.count(RequestRow.id)).where(mine, RequestRow.started_at > now - timedelta(hours=1))
-            ).scalar_one()
-        return Activity(last_request_at=last_at, in_flight=int(in_flight), requests_last_hour=int(recent))
+        found = self._activities(now, EndpointRow.namespace == ref.namespace, EndpointRow.name == ref.name)
+        return found.get(ref, Activity())
 
     # -- state changes ------------------------------------------------------------------------------
 

@@ -3,8 +3,9 @@
 Two copies of one randomized SQLite ledger run the same ticks of the real :class:`Reconciler`. One is the
 :class:`Ledger` itself (each namespace read with one query per table, a list call's observations written in one
 transaction); the other answers every set-based read by looping the per-endpoint methods the tick used before
-(``activity``, ``active_hold``, ``actions``, ``state_changes``, ``last_state_change``, ``count_requests``,
-``requests``) and writes each observation one endpoint at a time (``record_state_change``, ``upsert_endpoint``).
+(``active_hold``, ``actions``, ``state_changes``, ``last_state_change``, ``count_requests``, ``requests``; the
+activity is computed from the requests in Python, since ``activity`` shares the set-based statement) and writes
+each observation one endpoint at a time (``record_state_change``, ``upsert_endpoint``).
 Their tick reports (decisions, reasons, states, spend, idle times, budgets, traffic, unseen requests) and
 everything they wrote must be identical.
 """
@@ -44,6 +45,7 @@ from epmgr.domain.observation import Observation
 from epmgr.domain.policy import Budget, EndpointPolicy, IdlePolicy, KeepAlive, NamespaceBudget, Schedule, Traffic
 from epmgr.domain.schedule import Window
 from epmgr.ledger import Ledger, open_ledger
+from epmgr.ledger.store import IN_FLIGHT_STALE_AFTER
 from epmgr.ports import EndpointsAPI
 from epmgr.service import Reconciler, TickReport
 from epmgr.unseen_traffic import UNSEEN_CLIENT
@@ -87,7 +89,16 @@ class PerEndpointLedger(Ledger):
         return {ref for ref, yes in zip(self._refs(namespace), created, strict=True) if yes}
 
     def activity_in(self, namespace: str, now: datetime) -> dict[EndpointRef, Activity]:
-        return {ref: self.activity(ref, now) for ref in self._refs(namespace)}
+        """From each endpoint's requests, in Python (``Ledger.activity`` shares the set-based statement)."""
+        found = {}
+        for ref in self._refs(namespace):
+            requests = self.requests(ref)
+            found[ref] = Activity(
+                last_request_at=max((r.finished_at or r.started_at for r in requests), default=None),
+                in_flight=sum(r.finished_at is None and r.started_at > now - IN_FLIGHT_STALE_AFTER for r in requests),
+                requests_last_hour=sum(r.started_at > now - timedelta(hours=1) for r in requests),
+            )
+        return found
 
     def holds_in(self, namespace: str, now: datetime) -> dict[EndpointRef, Hold]:
         return {ref: hold for ref in self._refs(namespace) if (hold := self.active_hold(ref, now)) is not None}
