@@ -1,10 +1,11 @@
 """Every policy on every trace, through ``epmgr simulate``'s engine: cost as a ratio to the oracle, and cold starts.
 
 Traces: the Azure Functions 2019 http functions (8 h, one endpoint each; skipped when shared/traces is absent) and
-each kind of :mod:`benchmarks.traffic` (14 days; seeds 1-3, which the adaptive keep-alive was tuned on; seeds 4-15,
+each kind of :mod:`benchmarks.traffic` (14 days; seeds 1-3, which the adaptive keep-alive was tuned on; seeds 4-30,
 held out, each set first run after a change and looked at for the next: 4-6 in the second round, then 7-9, 10-12,
-13-15 (fresh in the second round's last run, looked at for the cold-start bank); seeds 16-18, fresh: run once, after
-the bank's last change). Billing: $1 per replica-hour,
+13-15 (looked at for the cold-start bank), 16-18 (fresh after the bank, looked at for its repay), 19-30 (run before
+and after the repay and the day map's any-day comparison, looked at to choose between them); seeds 31-36, fresh: run
+once, after this round's last change). Billing: $1 per replica-hour,
 start-up billed 4 min, requests wait 4 min for a start, decisions every minute. Also the simulator's speed: a month
 of one endpoint at 1 request/s.
 
@@ -13,6 +14,8 @@ Run: ``python -m benchmarks.policy_eval`` (prints a Markdown table for docs/benc
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,30 +29,87 @@ from epmgr.simulate.traces import Stream, read_azure_functions
 
 POLICIES = ("always-on", "fixed:5m", "fixed:15m", "fixed:60m", "two-stage:15m,6h", "adaptive", "oracle")
 SEEDS = (1, 2, 3)
-HELD_OUT = tuple(range(4, 16))
+HELD_OUT = tuple(range(4, 31))
 """Seeds not used while tuning the adaptive keep-alive, each set first run after a change (then looked at)."""
-FRESH = (16, 17, 18)
-"""Seeds never looked at while tuning: run once, after the cold-start bank's last change."""
+FRESH = tuple(range(31, 37))
+"""Seeds never looked at while tuning: run once, after this round's last change (the bank's repay)."""
 DAYS = 14
 PARAMS = Params(price_per_hour=1.0, startup=240.0, latency=240.0, tick=60.0)
 
 
-def traces() -> list[tuple[str, list[Stream]]]:
-    """(name, streams) of every trace evaluated."""
-    found: list[tuple[str, list[Stream]]] = []
+def group(seed: int) -> str:
+    return "tuned" if seed in SEEDS else "held out" if seed in HELD_OUT else "fresh"
+
+
+def traces() -> list[tuple[str, str, int | None]]:
+    """(name, kind, seed) of every trace evaluated (kind ``azure`` and no seed: the Azure sample)."""
+    found: list[tuple[str, str, int | None]] = []
     if Path(TRACE).exists():
-        streams = [s for s in read_azure_functions(Path(TRACE)) if s.times]
-        found.append((f"Azure Functions 2019 http, {len(streams)} streams, 8 h", streams))
-    for name, make in traffic.KINDS.items():
+        found.append(("Azure Functions 2019 http, 8 h", "azure", None))
+    for name in traffic.KINDS:
         for seed in (*SEEDS, *HELD_OUT, *FRESH):
-            held = ", held out" if seed in HELD_OUT else ", fresh" if seed in FRESH else ""
-            found.append((f"{name} (seed {seed}{held}, {DAYS} d)", [make(seed, DAYS)]))
+            held = "" if seed in SEEDS else f", {group(seed)}"
+            found.append((f"{name} (seed {seed}{held}, {DAYS} d)", name, seed))
     return found
 
 
-def evaluate_all(policies: Sequence[str] = POLICIES) -> list[tuple[str, list[Row]]]:
-    specs = [parse(p) for p in policies]
-    return [(name, evaluate(specs, streams, PARAMS)) for name, streams in traces()]
+def _streams(kind: str, seed: int | None) -> list[Stream]:
+    if seed is None:
+        return [s for s in read_azure_functions(Path(TRACE)) if s.times]
+    return [traffic.KINDS[kind](seed, DAYS)]
+
+
+def _one(job: tuple[str, str, int | None, Sequence[str]]) -> tuple[str, list[Row]]:
+    name, kind, seed, policies = job
+    return name, evaluate([parse(p) for p in policies], _streams(kind, seed), PARAMS)
+
+
+def evaluate_all(policies: Sequence[str] = POLICIES, processes: int | None = None) -> list[tuple[str, list[Row]]]:
+    """Every policy on every trace, one process per core (the traces are independent)."""
+    jobs = [(name, kind, seed, tuple(policies)) for name, kind, seed in traces()]
+    with multiprocessing.Pool(processes or os.cpu_count() or 1) as pool:
+        return pool.map(_one, jobs, chunksize=1)
+
+
+def verdict(rows: Sequence[Row]) -> str:
+    """The issue's acceptance test: ``adaptive`` cheaper than ``fixed:15m`` with no more cold starts."""
+    by = {row.policy: row for row in rows}
+    a, f = by["adaptive"], by["fixed:15m"]
+    if a.usd < f.usd and a.run.cold_starts <= f.run.cold_starts:
+        return "yes"
+    more = a.run.cold_starts - f.run.cold_starts
+    if more > 0:
+        return f"no ({more} cold start{'s' if more > 1 else ''} more)"
+    return "no (a tie)" if round(a.usd, 2) == round(f.usd, 2) else f"no (dearer by ${a.usd - f.usd:.2f})"
+
+
+def summary(results: Sequence[tuple[str, Sequence[Row]]]) -> str:
+    """Per kind and seed group: traces passed, the summed cost as a ratio to the oracle, the misses."""
+    kinds = {name: kind for name, kind, _ in traces()}
+    seeds = {name: seed for name, _, seed in traces()}
+    lines = [
+        "| traffic | seeds | pass | `fixed:15m` | `adaptive` | cold starts (adaptive - fixed) | misses |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    groups: dict[tuple[str, str], list[tuple[str, Sequence[Row]]]] = {}
+    for name, rows in results:
+        seed = seeds[name]
+        key = (kinds[name], "" if seed is None else group(seed))
+        groups.setdefault(key, []).append((name, rows))
+    for (kind, label), members in groups.items():
+        by = [{row.policy: row for row in rows} for _, rows in members]
+        oracle = sum(b["oracle"].usd for b in by)
+        fixed, adaptive = sum(b["fixed:15m"].usd for b in by), sum(b["adaptive"].usd for b in by)
+        cold = sum(b["adaptive"].run.cold_starts - b["fixed:15m"].run.cold_starts for b in by)
+        passed = sum(verdict(rows) == "yes" for _, rows in members)
+        misses = [f"{seeds[name]}: {verdict(rows)[4:-1]}" for name, rows in members if verdict(rows) != "yes"]
+        numbers = [seeds[name] for name, _ in members]
+        span = "" if numbers[0] is None else f"{label} {numbers[0]}-{numbers[-1]}"
+        lines.append(
+            f"| {kind} | {span} | {passed} / {len(members)} | {fixed / oracle:.3f}x | {adaptive / oracle:.3f}x | "
+            f"{cold:+d} | {'; '.join(misses) or '-'} |"
+        )
+    return "\n".join(lines)
 
 
 def markdown(results: Sequence[tuple[str, Sequence[Row]]]) -> str:
@@ -62,12 +122,8 @@ def markdown(results: Sequence[tuple[str, Sequence[Row]]]) -> str:
     for trace, rows in results:
         by = {row.policy: row for row in rows}
         cells = [f"{row.ratio_to_oracle or 0:.2f}x / {row.run.cold_starts}" for row in rows]
-        verdict = ""
-        if "adaptive" in by and "fixed:15m" in by:
-            a, f = by["adaptive"], by["fixed:15m"]
-            cheaper, fewer = a.usd < f.usd, a.run.cold_starts <= f.run.cold_starts
-            verdict = "yes" if cheaper and fewer else f"no ({'cost' if not cheaper else 'cold starts'})"
-        lines.append(f"| {trace} | {' | '.join(cells)} | {verdict} |")
+        judged = verdict(rows) if "adaptive" in by and "fixed:15m" in by else ""
+        lines.append(f"| {trace} | {' | '.join(cells)} | {judged} |")
     return "\n".join(lines)
 
 
@@ -83,7 +139,10 @@ def speed(days: int = 30, per_second: float = 1.0) -> dict[str, float]:
 
 
 def main() -> None:
-    print(markdown(evaluate_all()))
+    results = evaluate_all()
+    print(summary(results))
+    print()
+    print(markdown(results))
     figures = speed()
     print(
         f"\nsimulator speed: {figures['requests']:,.0f} requests (30 days at 1/s): "

@@ -12,9 +12,13 @@ outlast it (recent comparable days went quiet at this time of day, :mod:`epmgr.d
 :data:`ANCHOR_RISK` of the gaps of the same context ended before it; within a start-up of it, when none of the gaps
 that lasted as long ended before it and a start-up and the Laplace risk ``1 / (n + 2)`` of a restart, priced, is worth
 the minutes a stop saves), and kept after it only when most such gaps end within the keep and that is cheaper than a
-restart. An early stop names its restart risk and is paid from the cold-start bank (:mod:`epmgr.domain.bank`). A
-gap that ends at a predicted periodic burst costs no cold start (the replica is pre-warmed one start-up ahead). With
-thin history the ski-rental rule applies (with ``cold_start_usd = 0``, the break-even rule: one billed start-up).
+restart. An early stop names its restart risk and is paid from the cold-start bank (:mod:`epmgr.domain.bank`); the
+bank's last cold start only on the strongest evidence (:data:`LAST_CREDIT_RISK`). A cold start owed to the bank is
+repaid from the minutes saved: past the anchor the replica is kept warm for part of them (:data:`REPAY_SHARE`) when
+enough such gaps end within that keep, so the keep-alive ends level with the timeout's cold starts more often, and
+stays cheaper than it. A gap that ends at a predicted periodic burst costs no cold start (the replica is pre-warmed
+one start-up ahead). With thin history the ski-rental rule applies (with ``cold_start_usd = 0``, the break-even rule:
+one billed start-up).
 Pure and deterministic; every decision names its evidence.
 """
 
@@ -26,7 +30,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 
-from epmgr.domain.bank import replay
+from epmgr.domain.bank import Verdict, replay
 from epmgr.domain.durations import format_duration
 from epmgr.domain.gaps import (
     BINS,
@@ -51,6 +55,14 @@ PAST_ANCHOR = 0.5
 """Past ``scale_to_zero_after``, keep warm only when at least this share of such gaps end within the keep."""
 ANCHOR_RISK = 0.05
 """Stop before ``scale_to_zero_after`` only when at most this share of such gaps ended before it (Laplace-smoothed)."""
+LAST_CREDIT_RISK = 0.1
+"""A stop within a start-up of ``scale_to_zero_after`` that would spend the bank's last cold start needs a restart
+risk at most this (a void in at least 8 such gaps): once spent, every early stop waits until it is repaid."""
+REPAY_SHARE = 0.8
+"""Owing the bank a cold start, keep warm past ``scale_to_zero_after`` for at most this share of the replica-minutes
+saved so far (so the keep-alive stays cheaper than the timeout alone)..."""
+REPAY_ODDS = 0.1
+"""... and only when at least this share of such gaps end within that keep (each that does repays one)."""
 QUIET = 2.0
 """Stop at once when recent comparable days busy at this time were all quiet for this many ``scale_to_zero_after``."""
 REFERENCE = timedelta(minutes=15)
@@ -244,6 +256,9 @@ def _running(
     if idle >= max_keep:  # a hard cap: not an early stop the bank pays for
         why = f"idle for {_fmt(idle)}, the longest it is kept warm (max_keep {_fmt(max_keep)})"
         return Decision(_STOP, "keepalive", f"stop now: {why}", "keepalive_stop")
+    repay = _repay(knobs, history, idle_from, now, idle, anchor, max_keep, money, keep)
+    if repay is not None:
+        return repay
     quiet = (
         None
         if history is None or idle >= anchor
@@ -276,8 +291,13 @@ def _running(
             f" (a restart's risk {risk:.0%}, Laplace); a stop saves {money(anchor - idle)}, a restart costs "
             f"{money(startup + cold)}"
         )  # fmt: skip
-        if not ended and risk < worth:
+        last_credit = knobs.cold_start_usd is None and history.bank.balance == 1 and risk > LAST_CREDIT_RISK
+        if not ended and risk < worth and not last_credit:
             return stop(f"{odds}: worth it")
+        if not ended and risk < worth:
+            odds += f": worth it, but not the bank's last cold start (a risk of at most {LAST_CREDIT_RISK:.0%})"
+        else:
+            odds += ": not worth it"
     restart = ""
     if choice.keep <= idle and idle < anchor and prewarmed is None:
         own, _ = history.histogram(idle_from, now - idle_from, blended=False)
@@ -287,7 +307,7 @@ def _running(
             why = f"{share:.0%} of {label} still idle after {_fmt(idle)} ended within {_fmt(anchor)}"
             return keep(anchor, f"{why}: too many to stop before scale_to_zero_after")
         if near:  # a stop this close to the anchor saves less than a restart risks
-            return keep(anchor, f"within a start-up ({_fmt(startup)}) of scale_to_zero_after: {odds}: not worth it")
+            return keep(anchor, f"within a start-up ({_fmt(startup)}) of scale_to_zero_after: {odds}")
     if choice.keep <= idle:
         why = f"{choice.share:.0%} of {label} still idle after {_fmt(idle)} lasted {_fmt(startup)} more"
         if prewarmed is not None and period is not None:
@@ -310,7 +330,7 @@ class _Rule:
     reference: timedelta
 
 
-def _judge(rule: _Rule, history: GapHistory, last: datetime, end: datetime) -> int:
+def _judge(rule: _Rule, history: GapHistory, last: datetime, end: datetime) -> Verdict:
     """The bank's verdict on a gap that closed: this rule replayed over it (:func:`epmgr.domain.bank.replay`)."""
 
     def step(
@@ -327,6 +347,35 @@ def _judge(rule: _Rule, history: GapHistory, last: datetime, end: datetime) -> i
         return None if planned is None else planned[1]
 
     return replay(step, prewarm_at, history.bank, rule.lead, rule.reference, last, end)
+
+
+def _repay(
+    knobs: AdaptiveKnobs, history: GapHistory | None, idle_from: datetime, now: datetime, idle: float, anchor: float,
+    max_keep: float, money: Callable[[float], str], keep: Callable[[float, str], Decision],
+) -> Decision | None:  # fmt: skip
+    """Owing cold starts to the bank, past the anchor: keep warm for part of the minutes saved so far when enough
+    such gaps end within that keep (each that does repays one); None otherwise."""
+    if history is None or knobs.cold_start_usd is not None or idle < anchor:
+        return None
+    bank = history.bank
+    if not bank.owed or bank.minutes <= 0:
+        return None
+    until = min(anchor + bank.minutes * REPAY_SHARE, max_keep)
+    if idle >= until:
+        return None
+    counts, label = history.histogram(idle_from, now - idle_from)
+    tail = [b for b in range(BINS) if counts[b] and upper_edge(b) > idle]
+    total = sum(counts[b] for b in tail)
+    if total < MIN_TAIL:
+        return None
+    odds = sum(counts[b] for b in tail if upper_edge(b) <= until) / total
+    if odds < REPAY_ODDS:
+        return None
+    return keep(until, (
+        f"{bank.owed} cold start{'s' if bank.owed > 1 else ''} more than scale_to_zero_after alone to repay: "
+        f"{odds:.0%} of {label} still idle after {_fmt(idle)} ended within {_fmt(until)}; at most "
+        f"{money(until - anchor)} of the {money(bank.minutes)} saved so far"
+    ))  # fmt: skip
 
 
 def _tail(counts: list[int], idle: float, limit: float) -> tuple[int, int]:

@@ -8,11 +8,17 @@ stopped before the timeout and a request came within it is one **spent**. An ear
 allowed only while the bank holds a cold start: ``CREDIT + saved - spent >= 1``; otherwise the keep-alive waits for
 the timeout. So from its first decision on (the daemon's: per process) it never has more than :data:`CREDIT` cold
 starts more than the timeout alone (up to the replay's tick: the daemon acts on its ticks, the replay on events).
+
+The replay also bills each gap both ways, so the bank knows the replica-minutes the rule has **saved** against the
+timeout alone; a cold start it **owes** (spent more than saved) is repaid from them: the keep-alive keeps warm past
+the timeout, for part of those minutes, until a gap ends within such a keep (see
+:func:`epmgr.domain.adaptive.adaptive_decision`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -29,11 +35,12 @@ SLACK = timedelta(minutes=1)
 
 Step = Callable[[EndpointState, datetime | None, datetime, datetime | None, datetime | None], Decision | None]
 """The keep-alive's decision: (state, idle since, now, its last action, when it last came up) -> decision."""
-Judge = Callable[["GapHistory", datetime, datetime], int]
+Judge = Callable[["GapHistory", datetime, datetime], "Verdict"]
 
 
 class Bank:
-    """Cold starts saved and spent so far (see the module); ``judge`` is set by the keep-alive's first decision.
+    """Cold starts saved and spent so far, and the replica-minutes saved (see the module); ``judge`` is set by the
+    keep-alive's first decision.
 
     ``woke_at``: where the replay last had the endpoint start (for ``min_uptime`` and the start-up after it). Gaps
     that closed before a judge was set are not counted.
@@ -42,6 +49,7 @@ class Bank:
     def __init__(self) -> None:
         self.saved = 0
         self.spent = 0
+        self.minutes = 0.0
         self.rule: object = None
         self.judge: Judge | None = None
         self.woke_at: datetime | None = None
@@ -51,6 +59,11 @@ class Bank:
         """Cold starts banked: what the next early stop may spend."""
         return CREDIT + self.saved - self.spent
 
+    @property
+    def owed(self) -> int:
+        """Cold starts more than the timeout alone has had (what a keep past it repays)."""
+        return max(self.spent - self.saved, 0)
+
     def describe(self) -> str:
         """``"0 cold starts banked (2 saved, 3 spent, 1 on credit)"``."""
         return f"{max(self.balance, 0)} cold starts banked ({self.saved} saved, {self.spent} spent, {CREDIT} on credit)"
@@ -58,30 +71,44 @@ class Bank:
     def count(self, history: GapHistory, last: datetime, end: datetime) -> None:
         """Judge the gap from ``last`` to ``end`` (before the history learns it)."""
         if self.judge is not None:
-            outcome = self.judge(history, last, end)
-            self.saved += outcome > 0
-            self.spent += outcome < 0
+            verdict = self.judge(history, last, end)
+            self.saved += verdict.cold_starts > 0
+            self.spent += verdict.cold_starts < 0
+            self.minutes += verdict.minutes
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A closed gap under the keep-alive's rule against the timeout alone: a cold start saved (+1) or spent (-1) or
+    neither (0), and the replica-minutes saved (negative: spent)."""
+
+    cold_starts: int
+    minutes: float
 
 
 def replay(
     step: Step, prewarm_at: Callable[[datetime], datetime | None], bank: Bank, lead: timedelta, timeout: timedelta,
     last: datetime, end: datetime,
-) -> int:  # fmt: skip
-    """The rule replayed over the gap from ``last`` to ``end``: +1 (saved), -1 (spent) or 0 (as the timeout alone).
+) -> Verdict:  # fmt: skip
+    """The rule replayed over the gap from ``last`` to ``end``, against the timeout alone.
 
-    ``step`` decides for the state at an instant; ``prewarm_at`` is the next planned pre-warm after an instant."""
+    ``step`` decides for the state at an instant; ``prewarm_at`` is the next planned pre-warm after an instant. The
+    minutes are billed ones: the rule's awake time in the gap (and the start-up of a request that woke it) against
+    the timeout's (the gap, or the timeout and a start-up: the tick after the timeout is not counted, so the saving
+    is never overstated)."""
     woke, now, handled, asleep, early = bank.woke_at, last, None, False, False
     if woke is not None and now < woke + lead:  # still starting: a request now joins that start
         if end < woke + lead:
-            return 0
+            return Verdict(0, 0.0)
         now = woke + lead
+    up_since, awake = last, timedelta(0)
     for _ in range(10_000):
         if now >= end:
             break
         if asleep:
             decision = step(EndpointState.SCALED_TO_ZERO, None, now, handled, woke)
             if decision is not None and decision.acts:  # a pre-warm: up one start-up later
-                asleep, woke, handled = False, now, now
+                asleep, woke, handled, up_since = False, now, now, now
                 now += lead
                 continue
             upcoming = prewarm_at(now)
@@ -93,6 +120,7 @@ def replay(
         decision = step(EndpointState.RUNNING, idle_from, now, handled, woke)
         if decision is not None and decision.acts:  # a stop
             asleep, handled, early = True, now, early or now - last < timeout
+            awake += now - up_since
             continue
         if decision is not None and decision.skipped:
             handled = now
@@ -100,11 +128,15 @@ def replay(
             break
         now = max(decision.next_at, now + timedelta(seconds=1))
     cold = asleep or (woke is not None and end < woke + lead)
-    if cold and asleep:  # the request at ``end`` woke it
-        bank.woke_at = end
-    elif woke is not None and woke > last:  # pre-warmed during the gap
-        bank.woke_at = woke
+    if asleep:  # the request at ``end`` woke it: its start-up is billed
+        bank.woke_at, awake = end, awake + lead
+    else:
+        awake += end - up_since + (max(woke + lead - end, timedelta(0)) if woke is not None else timedelta(0))
+        if woke is not None and woke > last:  # pre-warmed during the gap
+            bank.woke_at = woke
     gap = end - last
+    alone = gap if gap <= timeout + SLACK else timeout + lead
+    minutes = (alone - awake) / timedelta(minutes=1)
     if cold and early and gap <= timeout + SLACK:
-        return -1
-    return 1 if not cold and gap > timeout + SLACK else 0
+        return Verdict(-1, minutes)
+    return Verdict(1 if not cold and gap > timeout + SLACK else 0, minutes)

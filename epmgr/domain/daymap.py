@@ -14,9 +14,10 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 DAYS = 28
 """How many of the most recent days with requests are remembered."""
 COMPARE = 7
-"""At most this many of the most recent comparable days (weekdays, or weekend days) are read."""
-MIN_DAYS = 3
-"""Evidence needs at least this many comparable days that were busy at the same time."""
+"""At most this many of the most recent comparable days (weekdays, or weekend days, or any days) are read."""
+MIN_DAYS = 4
+"""Evidence needs at least this many comparable days that were busy at the same time (three quiet afternoons in a row
+happen by chance between sessions that start every half hour)."""
 MIN_QUIET_DAYS = 5
 """... after a lone request: at least this many comparable days, busy or not."""
 BEFORE = 15
@@ -35,19 +36,18 @@ class Quiet:
     clock) all had no request from ``quiet_from`` to ``quiet_to``."""
 
     days: int
-    weekend: bool
+    kind: str  # "weekdays", "weekend days" or "days"
     busy_from: str | None  # None: a lone request, every comparable day counted
     busy_to: str
     quiet_from: str
     quiet_to: str
 
     def describe(self) -> str:
-        kind = "weekend days" if self.weekend else "weekdays"
         if self.busy_from is None:
-            return f"a lone request at {self.busy_to}; on each of the last {self.days} {kind}, nothing came at " \
+            return f"a lone request at {self.busy_to}; on each of the last {self.days} {self.kind}, nothing came at " \
                 f"{self.quiet_from}-{self.quiet_to}"  # fmt: skip
         return (
-            f"on each of the last {self.days} {kind} busy at {self.busy_from}-{self.busy_to}, "
+            f"on each of the last {self.days} {self.kind} busy at {self.busy_from}-{self.busy_to}, "
             f"nothing came at {self.quiet_from}-{self.quiet_to}"
         )
 
@@ -63,6 +63,7 @@ class DayMap:
         >>> day = datetime(2026, 3, 2, 11, 50, tzinfo=timezone.utc)
         >>> history = DayMap()
         >>> for k in range(4):
+        ...     history.mark(day + timedelta(days=k, minutes=-1))
         ...     history.mark(day + timedelta(days=k))
         >>> quiet = history.quiet_after(day + timedelta(days=4), day + timedelta(days=4, minutes=2), 13)
         >>> quiet.describe() if quiet else None
@@ -84,23 +85,42 @@ class DayMap:
 
     def quiet_after(self, last: datetime, now: datetime, until: float, *, lone: bool = False) -> Quiet | None:
         """Evidence that nothing comes from ``now`` to ``until`` minutes after ``last`` (the last request): at least
-        :data:`MIN_DAYS` of the last :data:`COMPARE` comparable days (weekdays or weekend days, as ``last``) were busy
-        in the :data:`BEFORE` minutes up to ``last``'s time and none had a request in that window; None otherwise.
+        :data:`MIN_DAYS` of the last :data:`COMPARE` comparable days were busy in the :data:`BEFORE` minutes up to
+        ``last``'s time and none had a request in that window; None otherwise. Comparable: weekdays or weekend days, as
+        ``last``; when those are too few (and none had a request in the window), the last days of any kind.
         ``lone`` (the last request was alone in its hour): every comparable day counts, busy or not,
         :data:`MIN_QUIET_DAYS` are needed, and so many quiet windows must be unlikely by chance on those days
         (:data:`CHANCE`: a few busy hours a day leave most windows quiet, and a lone request there starts a session)."""
         start, now_local = last.astimezone(self.tz), now.astimezone(self.tz)
-        today, weekend = start.date(), start.weekday() >= 5
         at = start.hour * 60 + start.minute
-        first = at + max(1, (now_local.date() - today).days * _DAY + now_local.hour * 60 + now_local.minute - at)
+        first = at + max(1, (now_local.date() - start.date()).days * _DAY + now_local.hour * 60 + now_local.minute - at)
         end = at + int(until)
         if end < first:
             return None
+        weekend = start.weekday() >= 5
+        for kind, same in (("weekend days" if weekend else "weekdays", True), ("days", False)):
+            found = self._compare(start.date(), weekend if same else None, at, first, end, lone)
+            if found is None:  # a comparable day had a request in the window: evidence against
+                return None
+            days, quiet_minutes = found
+            if days >= (MIN_QUIET_DAYS if lone else MIN_DAYS):
+                if lone and (quiet_minutes / (days * _DAY)) ** days > CHANCE:  # quiet windows are common on those days
+                    return None
+                busy_from = None if lone else _hhmm(max(at - BEFORE, 0))
+                return Quiet(days, kind, busy_from, _hhmm(at), _hhmm(first), _hhmm(end))
+        return None
+
+    def _compare(
+        self, today: date, weekend: bool | None, at: int, first: int, end: int, lone: bool
+    ) -> tuple[int, int] | None:
+        """Of the last :data:`COMPARE` days before ``today`` (weekend days or weekdays; None: any), the number busy
+        before ``at`` (every one when ``lone``) and, when ``lone``, their minutes that begin a window as long without a
+        request; None when one of those had a request in the window."""
         bits = dict(self._days)
         busy_mask = ((1 << (BEFORE + 1)) - 1) << max(at - BEFORE, 0)
         days = read = quiet_minutes = 0
         for day, day_bits in reversed(self._days):
-            if day >= today or (day.weekday() >= 5) != weekend:
+            if day >= today or (weekend is not None and (day.weekday() >= 5) != weekend):
                 continue
             read += 1
             if lone or (day_bits & busy_mask).bit_count() >= BUSY_MINUTES:
@@ -110,12 +130,7 @@ class DayMap:
                 quiet_minutes += _quiet_starts(day_bits, end - first + 1) if lone else 0
             if read >= COMPARE:
                 break
-        if days < (MIN_QUIET_DAYS if lone else MIN_DAYS):
-            return None
-        if lone and (quiet_minutes / (days * _DAY)) ** days > CHANCE:  # quiet windows are common on those days
-            return None
-        busy_from = None if lone else _hhmm(max(at - BEFORE, 0))
-        return Quiet(days, weekend, busy_from, _hhmm(at), _hhmm(first), _hhmm(end))
+        return days, quiet_minutes
 
 
 def _window(day_bits: int, next_bits: int, first: int, end: int) -> bool:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import pytest
+
 from epmgr.domain.adaptive import REFERENCE, GapHistory, adaptive_decision
-from epmgr.domain.bank import CREDIT
+from epmgr.domain.bank import CREDIT, Bank, Verdict, replay
 from epmgr.domain.model import ActionKind, EndpointState
 from epmgr.domain.policy import AdaptiveKnobs
 from epmgr.domain.rules import Decision
@@ -50,8 +52,63 @@ def test_an_early_stop_followed_by_a_request_spends_the_credit_and_the_next_one_
     assert held is not None and held.action == ActionKind.NONE and held.next_at == last + REFERENCE
     assert "early stop held back: 0 cold starts banked (0 saved, 1 spent, 1 on credit)" in held.reason
     assert held.reason.split("(else: stop now: ")[1]  # what it would have done is named
-    later = decide_at(history, last, REFERENCE / M)  # at the timeout the stop is no longer early
-    assert later is not None and later.action == ActionKind.SCALE_TO_ZERO
+    later = decide_at(history, last, REFERENCE / M)  # at the timeout the stop is no longer early: a repay instead
+    assert later is not None and later.action == ActionKind.NONE and "to repay" in later.reason
+
+
+def test_a_cold_start_owed_is_repaid_from_the_minutes_saved_by_a_keep_past_the_timeout() -> None:
+    history, last = judged([61.0, 73, 95, 180, 66] * 8)
+    saved = history.bank.minutes
+    assert saved > 100  # stops at 2 minutes instead of 15 (and a start-up)
+    assert decide_at(history, last, 2).action == ActionKind.SCALE_TO_ZERO  # type: ignore[union-attr]
+    last += 5 * M  # the stop cost a cold start: owed, and the minutes it cost are counted (the replay stops it once
+    history.add(last)  # up from the cold start at ``last``, 4 minutes in, and bills a start-up again: 8 against 5)
+    assert (history.bank.owed, history.bank.minutes) == (1, saved - 3)
+    keep = decide_at(history, last, REFERENCE / M)
+    assert keep is not None and keep.action == ActionKind.NONE
+    assert keep.reason.startswith(
+        "keep warm until 2026-03-04T17:25+00:00: 1 cold start more than scale_to_zero_after alone to repay: 80% of the "
+        "last 41 gaps still idle after 15m ended within 2h; at most $1.75 of the $"
+    )  # the keep is capped by max_keep (2h) and by REPAY_SHARE of the minutes saved
+    assert decide_at(history, last, 120).action == ActionKind.SCALE_TO_ZERO  # type: ignore[union-attr]
+    last += 40 * M  # the next request 40 minutes in: the keep repaid the cold start, at 40 - 15 - 4 minutes
+    history.add(last)
+    assert (history.bank.owed, history.bank.saved, history.bank.balance) == (0, 1, CREDIT)
+    assert history.bank.minutes == saved - 3 - 21
+    assert decide_at(history, last, 2).action == ActionKind.SCALE_TO_ZERO  # type: ignore[union-attr]  # early again
+
+
+def test_no_repay_where_such_gaps_rarely_end_within_the_keep() -> None:
+    history, last = judged([1500.0 + 137 * k % 1300 for k in range(40)])  # irregular gaps of a day or two
+    assert decide_at(history, last, 2).action == ActionKind.SCALE_TO_ZERO  # type: ignore[union-attr]
+    last += 5 * M
+    history.add(last)
+    assert history.bank.owed == 1 and history.bank.minutes > 0
+    at_timeout = decide_at(history, last, REFERENCE / M + 1)
+    assert at_timeout is not None and "to repay" not in at_timeout.reason
+
+
+@pytest.mark.parametrize(
+    ("stop_after", "gap", "verdict"),
+    [
+        (2.0, 61.0, Verdict(0, 13.0)),  # 2 warm minutes and a start-up against 15 and a start-up
+        (2.0, 5.0, Verdict(-1, -1.0)),  # a request within the timeout: a cold start spent, 2 + 4 against 5
+        (None, 61.0, Verdict(1, -42.0)),  # kept warm throughout: a cold start saved, 61 minutes against 15 + 4
+        (20.0, 61.0, Verdict(0, -5.0)),  # kept past the timeout for nothing: 20 + 4 against 15 + 4
+    ],
+)
+def test_a_gap_is_judged_in_cold_starts_and_billed_minutes(
+    stop_after: float | None, gap: float, verdict: Verdict
+) -> None:
+    def step(state: EndpointState, idle_from: datetime | None, now: datetime, *_: datetime | None) -> Decision | None:
+        if state != EndpointState.RUNNING or idle_from is None:
+            return None
+        if stop_after is not None and now - idle_from >= stop_after * M:
+            return Decision(ActionKind.SCALE_TO_ZERO, "keepalive", "stop", "keepalive_stop")
+        at = None if stop_after is None else idle_from + stop_after * M
+        return Decision(ActionKind.NONE, "keepalive", "keep", "keep_warm", next_at=at)
+
+    assert replay(step, lambda _: None, Bank(), LEAD, REFERENCE, T0, T0 + gap * M) == verdict
 
 
 def test_a_priced_cold_start_is_the_users_choice_and_no_bank_holds_it() -> None:
