@@ -14,6 +14,7 @@ Run: ``python -m benchmarks.policy_eval`` (prints a Markdown table for docs/benc
 
 from __future__ import annotations
 
+import argparse
 import multiprocessing
 import os
 import time
@@ -41,13 +42,14 @@ def group(seed: int) -> str:
     return "tuned" if seed in SEEDS else "held out" if seed in HELD_OUT else "fresh"
 
 
-def traces() -> list[tuple[str, str, int | None]]:
-    """(name, kind, seed) of every trace evaluated (kind ``azure`` and no seed: the Azure sample)."""
+def traces(seeds: Sequence[int] | None = None) -> list[tuple[str, str, int | None]]:
+    """(name, kind, seed) of every trace evaluated (kind ``azure`` and no seed: the Azure sample, only with the
+    default seeds)."""
     found: list[tuple[str, str, int | None]] = []
-    if Path(TRACE).exists():
+    if seeds is None and Path(TRACE).exists():
         found.append(("Azure Functions 2019 http, 8 h", "azure", None))
     for name in traffic.KINDS:
-        for seed in (*SEEDS, *HELD_OUT, *FRESH):
+        for seed in seeds if seeds is not None else (*SEEDS, *HELD_OUT, *FRESH):
             held = "" if seed in SEEDS else f", {group(seed)}"
             found.append((f"{name} (seed {seed}{held}, {DAYS} d)", name, seed))
     return found
@@ -64,9 +66,11 @@ def _one(job: tuple[str, str, int | None, Sequence[str]]) -> tuple[str, list[Row
     return name, evaluate([parse(p) for p in policies], _streams(kind, seed), PARAMS)
 
 
-def evaluate_all(policies: Sequence[str] = POLICIES, processes: int | None = None) -> list[tuple[str, list[Row]]]:
+def evaluate_all(
+    policies: Sequence[str] = POLICIES, processes: int | None = None, seeds: Sequence[int] | None = None
+) -> list[tuple[str, list[Row]]]:
     """Every policy on every trace, one process per core (the traces are independent)."""
-    jobs = [(name, kind, seed, tuple(policies)) for name, kind, seed in traces()]
+    jobs = [(name, kind, seed, tuple(policies)) for name, kind, seed in traces(seeds)]
     with multiprocessing.Pool(processes or os.cpu_count() or 1) as pool:
         return pool.map(_one, jobs, chunksize=1)
 
@@ -83,10 +87,10 @@ def verdict(rows: Sequence[Row]) -> str:
     return "no (a tie)" if round(a.usd, 2) == round(f.usd, 2) else f"no (dearer by ${a.usd - f.usd:.2f})"
 
 
-def summary(results: Sequence[tuple[str, Sequence[Row]]]) -> str:
+def summary(results: Sequence[tuple[str, Sequence[Row]]], chosen: Sequence[int] | None = None) -> str:
     """Per kind and seed group: traces passed, the summed cost as a ratio to the oracle, the misses."""
-    kinds = {name: kind for name, kind, _ in traces()}
-    seeds = {name: seed for name, _, seed in traces()}
+    kinds = {name: kind for name, kind, _ in traces(chosen)}
+    seeds = {name: seed for name, _, seed in traces(chosen)}
     lines = [
         "| traffic | seeds | pass | `fixed:15m` | `adaptive` | cold starts (adaptive - fixed) | misses |",
         "|---|---|---|---|---|---|---|",
@@ -138,16 +142,38 @@ def speed(days: int = 30, per_second: float = 1.0) -> dict[str, float]:
     return out
 
 
-def main() -> None:
-    results = evaluate_all()
-    print(summary(results))
+def _seed_range(text: str) -> list[int]:
+    first, _, last = text.partition("-")
+    try:
+        low, high = int(first), int(last or first)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seeds such as 37-60, got {text!r}") from None
+    if not 0 <= low <= high:
+        raise argparse.ArgumentTypeError(f"expected seeds such as 37-60, got {text!r}")
+    return list(range(low, high + 1))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.policy_eval", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=_seed_range, help="only these seeds of each kind, e.g. 37-60 (no Azure sample)")
+    parser.add_argument(
+        "--policy", action="append", help=f"a policy to run (repeatable; default: {', '.join(POLICIES)})"
+    )
+    args = parser.parse_args(argv)
+    policies = args.policy or list(POLICIES)
+    for needed in ("fixed:15m", "adaptive", "oracle"):
+        if needed not in policies:
+            parser.error(f"--policy {needed} is needed for the verdict and the ratios")
+    results = evaluate_all(policies, seeds=args.seeds)
+    print(summary(results, args.seeds))
     print()
     print(markdown(results))
-    figures = speed()
-    print(
-        f"\nsimulator speed: {figures['requests']:,.0f} requests (30 days at 1/s): "
-        + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in figures.items() if name != "requests")
-    )
+    if args.seeds is None:
+        figures = speed()
+        print(
+            f"\nsimulator speed: {figures['requests']:,.0f} requests (30 days at 1/s): "
+            + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in figures.items() if name != "requests")
+        )
 
 
 if __name__ == "__main__":
