@@ -75,22 +75,30 @@ def evaluate_all(
         return pool.map(_one, jobs, chunksize=1)
 
 
-def verdict(rows: Sequence[Row]) -> str:
-    """The issue's acceptance test: ``adaptive`` cheaper than ``fixed:15m`` with no more cold starts."""
+def miss(rows: Sequence[Row]) -> str | None:
+    """Why ``adaptive`` fails the issue's acceptance test (cheaper than ``fixed:15m`` with no more cold starts); None
+    when it passes."""
     by = {row.policy: row for row in rows}
     a, f = by["adaptive"], by["fixed:15m"]
     if a.usd < f.usd and a.run.cold_starts <= f.run.cold_starts:
-        return "yes"
+        return None
     more = a.run.cold_starts - f.run.cold_starts
     if more > 0:
-        return f"no ({more} cold start{'s' if more > 1 else ''} more)"
-    return "no (a tie)" if round(a.usd, 2) == round(f.usd, 2) else f"no (dearer by ${a.usd - f.usd:.2f})"
+        return f"{more} cold start{'s' if more > 1 else ''} more"
+    return "a tie" if round(a.usd, 2) == round(f.usd, 2) else f"dearer by ${a.usd - f.usd:.2f}"
+
+
+def verdict(rows: Sequence[Row]) -> str:
+    """The acceptance test's cell: ``yes`` or ``no (why)``."""
+    why = miss(rows)
+    return "yes" if why is None else f"no ({why})"
 
 
 def summary(results: Sequence[tuple[str, Sequence[Row]]], chosen: Sequence[int] | None = None) -> str:
     """Per kind and seed group: traces passed, the summed cost as a ratio to the oracle, the misses."""
-    kinds = {name: kind for name, kind, _ in traces(chosen)}
-    seeds = {name: seed for name, _, seed in traces(chosen)}
+    evaluated = traces(chosen)
+    kinds = {name: kind for name, kind, _ in evaluated}
+    seeds = {name: seed for name, _, seed in evaluated}
     lines = [
         "| traffic | seeds | pass | `fixed:15m` | `adaptive` | cold starts (adaptive - fixed) | misses |",
         "|---|---|---|---|---|---|---|",
@@ -105,8 +113,9 @@ def summary(results: Sequence[tuple[str, Sequence[Row]]], chosen: Sequence[int] 
         oracle = sum(b["oracle"].usd for b in by)
         fixed, adaptive = sum(b["fixed:15m"].usd for b in by), sum(b["adaptive"].usd for b in by)
         cold = sum(b["adaptive"].run.cold_starts - b["fixed:15m"].run.cold_starts for b in by)
-        passed = sum(verdict(rows) == "yes" for _, rows in members)
-        misses = [f"{seeds[name]}: {verdict(rows)[4:-1]}" for name, rows in members if verdict(rows) != "yes"]
+        whys = [(seeds[name], miss(rows)) for name, rows in members]
+        passed = sum(why is None for _, why in whys)
+        misses = [f"{seed}: {why}" for seed, why in whys if why is not None]
         numbers = [seeds[name] for name, _ in members]
         span = "" if numbers[0] is None else f"{label} {numbers[0]}-{numbers[-1]}"
         lines.append(

@@ -292,9 +292,9 @@ def _running(
             f"{money(startup + cold)}"
         )  # fmt: skip
         last_credit = knobs.cold_start_usd is None and history.bank.balance == 1 and risk > LAST_CREDIT_RISK
-        if not ended and risk < worth and not last_credit:
-            return stop(f"{odds}: worth it")
         if not ended and risk < worth:
+            if not last_credit:
+                return stop(f"{odds}: worth it")
             odds += f": worth it, but not the bank's last cold start (a risk of at most {LAST_CREDIT_RISK:.0%})"
         else:
             odds += ": not worth it"
@@ -364,11 +364,10 @@ def _repay(
     if idle >= until:
         return None
     counts, label = history.histogram(idle_from, now - idle_from)
-    tail = [b for b in range(BINS) if counts[b] and upper_edge(b) > idle]
-    total = sum(counts[b] for b in tail)
+    total, ended = _ended_within(counts, idle, until)
     if total < MIN_TAIL:
         return None
-    odds = sum(counts[b] for b in tail if upper_edge(b) <= until) / total
+    odds = ended / total
     if odds < REPAY_ODDS:
         return None
     return keep(until, (
@@ -387,9 +386,14 @@ def _tail(counts: list[int], idle: float, limit: float) -> tuple[int, int]:
 def _share_within(counts: list[float], idle: float, limit: float) -> float:
     """Of the gaps in ``counts`` longer than ``idle``, the share that ended within ``limit`` minutes, estimated with
     one more of each kind (Laplace), so that a few gaps alone never make it small."""
+    total, ended = _ended_within(counts, idle, limit)
+    return (ended + 1) / (total + 2)
+
+
+def _ended_within(counts: list[float], idle: float, limit: float) -> tuple[float, float]:
+    """Of the gaps in ``counts``, how many lasted longer than ``idle``, and how many of those ended by ``limit``."""
     tail = [b for b in range(BINS) if counts[b] and upper_edge(b) > idle]
-    total = sum(counts[b] for b in tail)
-    return (sum(counts[b] for b in tail if upper_edge(b) <= limit) + 1) / (total + 2)
+    return sum(counts[b] for b in tail), sum(counts[b] for b in tail if upper_edge(b) <= limit)
 
 
 def _rent(

@@ -97,9 +97,9 @@ class DayMap:
         end = at + int(until)
         if end < first:
             return None
-        weekend = start.weekday() >= 5
-        for kind, same in (("weekend days" if weekend else "weekdays", True), ("days", False)):
-            found = self._compare(start.date(), weekend if same else None, at, first, end, lone)
+        weekend, bits = start.weekday() >= 5, dict(self._days)
+        for kind, only in (("weekend days" if weekend else "weekdays", weekend), ("days", None)):
+            found = self._compare(bits, start.date(), only, at, first, end, lone)
             if found is None:  # a comparable day had a request in the window: evidence against
                 return None
             days, quiet_minutes = found
@@ -111,12 +111,11 @@ class DayMap:
         return None
 
     def _compare(
-        self, today: date, weekend: bool | None, at: int, first: int, end: int, lone: bool
+        self, bits: dict[date, int], today: date, weekend: bool | None, at: int, first: int, end: int, lone: bool
     ) -> tuple[int, int] | None:
         """Of the last :data:`COMPARE` days before ``today`` (weekend days or weekdays; None: any), the number busy
         before ``at`` (every one when ``lone``) and, when ``lone``, their minutes that begin a window as long without a
-        request; None when one of those had a request in the window."""
-        bits = dict(self._days)
+        request; None when one of those had a request in the window. ``bits``: the remembered days by date."""
         busy_mask = ((1 << (BEFORE + 1)) - 1) << max(at - BEFORE, 0)
         days = read = quiet_minutes = 0
         for day, day_bits in reversed(self._days):
