@@ -98,6 +98,7 @@ class ActivityRecorder:
         self._wake = threading.Event()
         self._new: list[Pending] = []  # started, not yet written
         self._done: list[Pending] = []  # finished after their in-flight row was written
+        self._writing = 0  # records taken by the flush under way, not yet written (still counted as queued)
         self._flush_lock = threading.Lock()
         self._closed = False
         self.written = 0  # rows inserted (for tests and benchmarks)
@@ -134,7 +135,7 @@ class ActivityRecorder:
     def queued(self) -> int:
         """Records waiting to be written (or finished) in the ledger."""
         with self._lock:
-            return len(self._new) + len(self._done)
+            return len(self._new) + len(self._done) + self._writing
 
     def flush(self) -> None:
         """Write everything queued now (called by :meth:`close` and at exit).
@@ -158,6 +159,7 @@ class ActivityRecorder:
                         self._new = young
                         new = [p for p in new if p.finished_at is not None or p.due <= now]
                         wait = min(wait, max(0.001, min(p.due for p in young) - now))
+                self._writing = len(new) + len(done)
             try:
                 if new:
                     self._write_new(new, done)
@@ -168,6 +170,9 @@ class ActivityRecorder:
             except EpmgrError as exc:  # the ledger is unusable: keep the records, serve the callers
                 self._keep(new, done, exc)
                 return wait
+            finally:
+                with self._lock:
+                    self._writing = 0
             if self.failing_since is not None:
                 log.warning(
                     "the ledger is back: queued request records written (%d dropped while it was down)", self.dropped
@@ -183,6 +188,7 @@ class ActivityRecorder:
         with self._lock:
             self._new[:0] = new
             self._done[:0] = done
+            self._writing = 0  # back in the queue, counted there
             dropped = self._drop(self._new, now) + self._drop(self._done, now)
             excess = len(self._new) + len(self._done) - self.max_queued
             if excess > 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
@@ -220,6 +221,42 @@ def test_the_queue_is_bounded_while_the_ledger_is_down(ledger: Ledger) -> None:
     recorder.flush()
     assert ledger.count_requests(REF) == 100
     recorder.close()
+
+
+class StalledOutage(Outage):
+    """An outage whose failing write waits for ``release``: a flush caught in the middle of its write."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        super().__init__(ledger)
+        self.writing = threading.Event()
+        self.release = threading.Event()
+
+    def write_requests(self, records: Sequence[RequestRecord]) -> list[int | None]:
+        self.writing.set()
+        assert self.release.wait(10)
+        return super().write_requests(records)
+
+
+def test_records_in_a_flush_under_way_are_still_counted_as_queued(ledger: Ledger) -> None:
+    outage = StalledOutage(ledger)
+    outage.down = True
+    recorder = ActivityRecorder(outage, interval=3600, clock=FakeClock(T0))  # type: ignore[arg-type]
+    for _ in range(3):
+        recorder.finish(recorder.start(REF), 200)
+    flushing = threading.Thread(target=recorder.flush)
+    flushing.start()
+    assert outage.writing.wait(10)
+    assert recorder.queued == 3  # taken by the stalled flush, not yet written
+    recorder.start(REF)
+    assert recorder.queued == 4
+    outage.release.set()
+    flushing.join(10)
+    assert recorder.queued == 4 and recorder.dropped == 0  # the failed write put them back
+    outage.down = False
+    recorder.flush()
+    assert recorder.queued == 0  # the request still running has its in-flight row
+    recorder.close()
+    assert ledger.count_requests(REF) == 4
 
 
 def test_an_endpoint_serves_while_the_ledger_is_down(world: World) -> None:
