@@ -37,7 +37,12 @@ class LeaseSample:
     expires_in: float  # seconds left at ``at``
 
 
-def run(seconds: float = 60, endpoints: int = 6, slow_s: float = 1.0, freezes: int = 3) -> dict[str, float]:
+def run(
+    seconds: float = 60, endpoints: int = 6, slow_s: float = 1.0, freezes: int = 3, min_actions: int = 1,
+    patience: float = 60,
+) -> dict[str, float]:  # fmt: skip
+    """Run for ``seconds``, and on until ``min_actions`` actions were applied (at most ``patience`` more seconds: on a
+    loaded machine the daemons' start-up and a freeze can fill a short run)."""
     names = [f"d{i:02}" for i in range(endpoints)]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -61,6 +66,8 @@ def run(seconds: float = 60, endpoints: int = 6, slow_s: float = 1.0, freezes: i
                 time.sleep(seconds / (freezes + 1))
                 if frozen < freezes and _freeze_leader(samples, procs):
                     frozen += 1
+            while len(calls) < min_actions and time.monotonic() - started < seconds + patience:
+                time.sleep(0.1)
             waker.stop.set()
             waker.join(timeout=5)
             for proc in procs:
