@@ -5,6 +5,7 @@ MODULES = (
     "benchmarks.client_recording",
     "benchmarks.hf_seam",
     "benchmarks.wake_crowd",
+    "benchmarks.fallback_wake",
     "benchmarks.proxy_speed",
     "benchmarks.fleet_scale",
     "benchmarks.simulator_speed",
