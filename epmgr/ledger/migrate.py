@@ -64,12 +64,15 @@ def known() -> set[str]:
 
 
 def stored(engine: Engine) -> tuple[str | None, set[str]]:
-    """The revision stamped in the database (None if none) and the names of its tables, as they are."""
+    """The revision stamped in the database (None if none) and the names of its tables, as they are.
+
+    The tables are read first: another process may commit its first migration (tables and revision at once) between
+    the two reads, and only this order never sees its tables without its revision."""
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as connection:
-        revision = MigrationContext.configure(connection).get_current_revision()
         tables = set(inspect(connection).get_table_names())
+        revision = MigrationContext.configure(connection).get_current_revision()
     return revision, tables - {"alembic_version"}
 
 

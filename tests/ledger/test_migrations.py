@@ -11,7 +11,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import event, inspect
 
 from epmgr.ledger import make_engine, migrate
 from epmgr.ledger.schema import metadata
@@ -39,6 +39,27 @@ def test_upgrade_from_an_empty_database_reaches_head(ledger_url: str) -> None:
         assert migrate.upgrade(engine) == migrate.head()  # idempotent
     finally:
         engine.dispose()
+
+
+def test_a_first_migration_committed_between_the_checks_reads_as_migrated(ledger_url: str) -> None:
+    """Another process commits its first migration right after this one's first look at an empty database (the
+    race eight processes opening one new PostgreSQL ledger hit): the check sees a ledger, never a foreign database."""
+    checking, other = make_engine(ledger_url), make_engine(ledger_url)
+    looked: list[str] = []
+
+    def another_process_migrates(*_: object) -> None:
+        if not looked:
+            looked.append("first look")
+            migrate.upgrade(other)
+
+    event.listen(checking, "after_cursor_execute", another_process_migrates)
+    try:
+        assert migrate.current(checking) in (None, migrate.head())
+        assert looked == ["first look"]
+        assert migrate.upgrade(checking) == migrate.head()
+    finally:
+        checking.dispose()
+        other.dispose()
 
 
 def test_models_and_migrations_agree(ledger_url: str) -> None:
