@@ -241,7 +241,7 @@ def _running(
     def stop(why: str) -> Decision:
         bank = None if history is None or knobs.cold_start_usd is not None else history.bank
         if bank is not None and idle < anchor and bank.balance < 1:  # an early stop is paid from the bank
-            return keep(anchor, f"early stop held back: {bank.describe()} (else: stop now: {why})")
+            return keep(anchor, f"early stop held back: {bank.describe(money)} (else: stop now: {why})")
         return Decision(_STOP, "keepalive", f"stop now: {why}", "keepalive_stop")
 
     max_keep = minutes(knobs.max_keep)

@@ -50,7 +50,9 @@ def test_an_early_stop_followed_by_a_request_spends_the_credit_and_the_next_one_
     assert (history.bank.spent, history.bank.balance) == (1, CREDIT - 1)
     held = decide_at(history, last, 2)
     assert held is not None and held.action == ActionKind.NONE and held.next_at == last + REFERENCE
-    assert "early stop held back: 0 cold starts banked (0 saved, 1 spent, 1 on credit)" in held.reason
+    assert "early stop held back: 0 cold starts banked (0 saved, 1 spent, 1 on credit; " in held.reason
+    minutes = history.bank.minutes  # at $1 an hour
+    assert f"${abs(minutes) / 60:.2f} {'saved against' if minutes >= 0 else 'spent beyond'} the timeout)" in held.reason
     assert held.reason.split("(else: stop now: ")[1]  # what it would have done is named
     later = decide_at(history, last, REFERENCE / M)  # at the timeout the stop is no longer early: a repay instead
     assert later is not None and later.action == ActionKind.NONE and "to repay" in later.reason
