@@ -64,11 +64,10 @@ class Bank:
         """Cold starts more than the timeout alone has had (what a keep past it repays)."""
         return max(self.spent - self.saved, 0)
 
-    def describe(self, money: Callable[[float], str] | None = None) -> str:
+    def describe(self, money: Callable[[float], str]) -> str:
         """``"0 cold starts banked (2 saved, 3 spent, 1 on credit; $0.98 saved against the timeout)"``: ``money``
-        states replica-minutes (default: as minutes)."""
-        amount = (money or (lambda m: f"{m:.1f} replica-minutes"))(abs(self.minutes))
-        minutes = f"{amount} {'saved against' if self.minutes >= 0 else 'spent beyond'} the timeout"
+        states replica-minutes (the decision's own formatter)."""
+        minutes = f"{money(abs(self.minutes))} {'saved against' if self.minutes >= 0 else 'spent beyond'} the timeout"
         counts = f"{self.saved} saved, {self.spent} spent, {CREDIT} on credit"
         return f"{max(self.balance, 0)} cold starts banked ({counts}; {minutes})"
 
